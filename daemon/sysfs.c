@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "shared/macro.h"
+#include "sysfs.h"
+
+/* Sysfs attributes are at most a page; anything larger is not sysfs. */
+#define ATTR_MAX 4096
+
+struct Sysfs {
+        int root_fd;
+};
+
+int sysfs_new(const char *root, Sysfs **ret) {
+        _cleanup_close_ int fd = -EBADF;
+        Sysfs *s;
+
+        fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->root_fd = TAKE_FD(fd);
+        *ret = s;
+        return 0;
+}
+
+Sysfs *sysfs_free(Sysfs *s) {
+        if (!s)
+                return NULL;
+        safe_close(s->root_fd);
+        free(s);
+        return NULL;
+}
+
+void sysfs_freep(Sysfs **s) {
+        sysfs_free(*s);
+}
+
+/* Paths handed to this module are built by it, but check them anyway: a
+ * relative path of plain components, no ".", "..", or empty ones. */
+static int path_is_safe(const char *path) {
+        const char *p = path;
+
+        if (!path || !*path || *path == '/' || strlen(path) >= PATH_MAX)
+                return 0;
+        while (*p) {
+                size_t n = strcspn(p, "/");
+                if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+                        return 0;
+                p += n;
+                if (*p == '/')
+                        p++;
+                if (!*p && p[-1] == '/')
+                        return 0;
+        }
+        return 1;
+}
+
+static int openat_beneath(int dirfd, const char *path, int flags) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_CLOEXEC),
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+        };
+        int fd = (int) syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+        return fd < 0 ? -errno : fd;
+}
+
+int sysfs_open_at(Sysfs *s, const char *path, int flags) {
+        if (!path_is_safe(path))
+                return -EINVAL;
+        return openat_beneath(s->root_fd, path, flags);
+}
+
+int sysfs_read_attr(Sysfs *s, const char *path, char **ret) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        ssize_t n;
+
+        fd = sysfs_open_at(s, path, O_RDONLY | O_NOFOLLOW);
+        if (fd < 0)
+                return fd;
+        buf = malloc(ATTR_MAX + 1);
+        if (!buf)
+                return -ENOMEM;
+        n = read(fd, buf, ATTR_MAX + 1);
+        if (n < 0)
+                return -errno;
+        if (n > ATTR_MAX)
+                return -EFBIG;
+        buf[n] = 0;
+        if (n > 0 && buf[n - 1] == '\n')
+                buf[n - 1] = 0;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int sysfs_read_link_name(Sysfs *s, const char *path, char **ret) {
+        _cleanup_close_ int dfd = -EBADF;
+        _cleanup_free_ char *dir = NULL;
+        char target[PATH_MAX];
+        const char *name, *base;
+        ssize_t n;
+
+        if (!path_is_safe(path))
+                return -EINVAL;
+        /* Resolve the directory beneath the root, then read the link itself
+         * relative to it: no component is followed outside the root. */
+        name = strrchr(path, '/');
+        if (name) {
+                dir = strndup(path, (size_t) (name - path));
+                if (!dir)
+                        return -ENOMEM;
+                dfd = openat_beneath(s->root_fd, dir, O_PATH | O_DIRECTORY);
+                if (dfd < 0)
+                        return dfd;
+                name++;
+        } else {
+                name = path;
+        }
+        n = readlinkat(dfd >= 0 ? dfd : s->root_fd, name, target, sizeof(target) - 1);
+        if (n < 0)
+                return errno == EINVAL ? -ENOLINK : -errno;
+        target[n] = 0;
+        base = strrchr(target, '/');
+        base = base ? base + 1 : target;
+        if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+                return -EINVAL;
+        *ret = strdup(base);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static void pci_path(const PciAddress *a, const char *attr, char buf[static 64]) {
+        char bdf[PCI_ADDRESS_STRING_MAX];
+        snprintf(buf, 64, "bus/pci/devices/%s/%s", pci_address_format(a, bdf), attr);
+}
+
+int sysfs_pci_iommu_group(Sysfs *s, const PciAddress *a, uint32_t *ret) {
+        _cleanup_free_ char *name = NULL;
+        char path[64], *end;
+        unsigned long v;
+        int r;
+
+        pci_path(a, "iommu_group", path);
+        r = sysfs_read_link_name(s, path, &name);
+        if (r < 0)
+                return r;
+        if (name[0] < '0' || name[0] > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(name, &end, 10);
+        if (errno || *end || v > UINT32_MAX)
+                return -EINVAL;
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+int sysfs_pci_driver(Sysfs *s, const PciAddress *a, char **ret) {
+        char path[64];
+
+        pci_path(a, "driver", path);
+        return sysfs_read_link_name(s, path, ret);
+}
