@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "testbed.h"
+
+bool testbed_preloaded(void) {
+        const char *p = getenv("LD_PRELOAD");
+        return p && strstr(p, "libumockdev-preload");
+}
+
+Testbed *testbed_new(void) {
+        Testbed *t = calloc(1, sizeof(*t));
+        assert_non_null(t);
+        t->tb = umockdev_testbed_new();
+        assert_non_null(t->tb);
+        /* Only after the testbed exists (umockdev caches the answer). */
+        assert_true(umockdev_in_mock_environment());
+        t->root = umockdev_testbed_get_root_dir(t->tb);
+        return t;
+}
+
+void testbed_free(Testbed *t) {
+        if (!t)
+                return;
+        g_object_unref(t->tb);
+        g_free(t->root);
+        free(t);
+}
+
+void testbed_add_pci(Testbed *t, const char *bdf, uint16_t vendor, uint16_t device,
+                     int group, const char *driver) {
+        char desc[2048], grp[256] = "", drv[256] = "", drvprop[128] = "";
+        GError *err = NULL;
+
+        if (group >= 0) {
+                char path[64], devs[128], link[128];
+                snprintf(grp, sizeof(grp), "L: iommu_group=../../../kernel/iommu_groups/%d\n", group);
+                snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%d", group);
+                umockdev_testbed_set_attribute(t->tb, "/sys/kernel", "iommu_groups/0/type", "DMA");
+                snprintf(devs, sizeof(devs), "iommu_groups/%d/type", group);
+                umockdev_testbed_set_attribute(t->tb, "/sys/kernel", devs, "DMA");
+                snprintf(link, sizeof(link), "../../../../devices/pci0000:00/%s", bdf);
+                snprintf(devs, sizeof(devs), "devices/%s", bdf);
+                umockdev_testbed_set_attribute_link(t->tb, path, devs, link);
+        }
+        if (driver) {
+                char drvdir[128];
+                snprintf(drv, sizeof(drv), "L: driver=../../../bus/pci/drivers/%s\n", driver);
+                snprintf(drvprop, sizeof(drvprop), "E: DRIVER=%s\n", driver);
+                snprintf(drvdir, sizeof(drvdir), "drivers/%s/uevent", driver);
+                umockdev_testbed_set_attribute(t->tb, "/sys/bus/pci", drvdir, "");
+        }
+        snprintf(desc, sizeof(desc),
+                 "P: /devices/pci0000:00/%s\n"
+                 "E: SUBSYSTEM=pci\n"
+                 "E: PCI_SLOT_NAME=%s\n"
+                 "E: PCI_ID=%04X:%04X\n"
+                 "%s"
+                 "A: vendor=0x%04x\n"
+                 "A: device=0x%04x\n"
+                 "%s%s",
+                 bdf, bdf, vendor, device, drvprop, vendor, device, grp, drv);
+        assert_true(umockdev_testbed_add_from_string(t->tb, desc, &err));
+        assert_null(err);
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * testbed.h - a fresh umockdev testbed per test, and helpers that build
+ * the kind of host iommud meets: PCI functions with IOMMU groups and
+ * drivers, laid out as the kernel lays them out.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <umockdev.h>
+
+typedef struct Testbed {
+        UMockdevTestbed *tb;
+        char *root;     /* the testbed's directory; its sys/ is /sys */
+} Testbed;
+
+/* Exit 77 (skipped) from main() when the preload is missing. */
+bool testbed_preloaded(void);
+
+Testbed *testbed_new(void);
+void testbed_free(Testbed *t);
+
+/* A PCI function at @bdf (canonical), in IOMMU group @group (or none when
+ * @group < 0), bound to @driver (or none when NULL).  Sends "add". */
+void testbed_add_pci(Testbed *t, const char *bdf, uint16_t vendor, uint16_t device,
+                     int group, const char *driver);
