@@ -1,0 +1,48 @@
+# Sourced by the guest-side VM checks (tests/vm/checks/*.sh).
+set -euo pipefail
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "ok: $*"; }
+skip() { echo "SKIP: $*"; exit 77; }
+
+# wait_for SECONDS CMD...: poll until CMD succeeds.
+wait_for() {
+	local t=$(( $1 * 10 )); shift
+	while ! "$@" >/dev/null 2>&1; do
+		t=$((t - 1)); [ $t -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+dev_dir() { echo "/sys/bus/pci/devices/$1"; }
+driver_of() { local l; l=$(readlink "$(dev_dir "$1")/driver" 2>/dev/null) && basename "$l" || echo "(none)"; }
+group_of() { basename "$(readlink "$(dev_dir "$1")/iommu_group")"; }
+
+# bind_driver BDF DRIVER: rebind BDF through driver_override, the way
+# iommud will; "" as DRIVER leaves it unbound.
+bind_driver() {
+	local bdf=$1 drv=$2 d
+	d=$(dev_dir "$bdf")
+	[ "$(driver_of "$bdf")" = "${drv:-(none)}" ] && return 0
+	if [ -e "$d/driver" ]; then echo "$bdf" > "$d/driver/unbind"; fi
+	echo "${drv:-none}" > "$d/driver_override"
+	if [ -n "$drv" ]; then
+		echo "$bdf" > /sys/bus/pci/drivers_probe
+		[ "$(driver_of "$bdf")" = "$drv" ] || fail "$bdf did not bind to $drv (driver: $(driver_of "$bdf"))"
+	fi
+}
+
+# restore_driver BDF: clear the override and let the kernel pick the driver.
+restore_driver() {
+	local bdf=$1 d
+	d=$(dev_dir "$bdf")
+	if [ -e "$d/driver" ]; then echo "$bdf" > "$d/driver/unbind"; fi
+	echo > "$d/driver_override"
+	echo "$bdf" > /sys/bus/pci/drivers_probe || true
+}
+
+# dmar_fault_logged BDF IOVA: the kernel logged a DMAR fault for BDF at IOVA.
+dmar_fault_logged() {
+	local short=${1#0000:}
+	dmesg | grep -E "DMAR: .*Request device \[$short\] fault addr (0x)?0*${2#0x}" 
+}
