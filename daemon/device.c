@@ -87,7 +87,7 @@ bool device_driver_manages_dma(const char *driver) {
 bool device_blocks_group(const Device *d, const char **ret_reason) {
         const char *reason = NULL;
 
-        if (d->kind == DEVICE_PCI && d->driver && !device_driver_manages_dma(d->driver))
+        if (d->kind == DEVICE_PCI && d->iommu_group >= 0 && d->driver && !device_driver_manages_dma(d->driver))
                 reason = "bound to a host driver that uses the kernel's DMA API";
         if (ret_reason)
                 *ret_reason = reason;

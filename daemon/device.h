@@ -65,7 +65,8 @@ bool device_equal(const Device *a, const Device *b);
  * Unbound devices do not block, nor do drivers that manage DMA themselves
  * (driver_managed_dma in Linux 6.12): vfio-pci and its variant drivers
  * (named *_vfio_pci), pci-stub and pcieport.  mdevs never block: their
- * groups are emulated and their drivers are VFIO drivers. */
+ * groups are emulated and their drivers are VFIO drivers.  A device with
+ * no group has nothing to block. */
 bool device_blocks_group(const Device *d, const char **ret_reason);
 
 /** device_driver_manages_dma() - @driver claims no DMA API ownership. */

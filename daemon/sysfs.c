@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "shared/macro.h"
+#include "shared/uuid.h"
 #include "sysfs.h"
 
 /* Sysfs attributes are at most a page; anything larger is not sysfs. */
@@ -169,4 +171,149 @@ int sysfs_pci_driver(Sysfs *s, const PciAddress *a, char **ret) {
 
         pci_path(a, "driver", path);
         return sysfs_read_link_name(s, path, ret);
+}
+
+static int device_path(SysfsBus bus, const char *name, const char *attr, char *buf, size_t n) {
+        char canon[UUID_STRING_MAX > PCI_ADDRESS_STRING_MAX ? UUID_STRING_MAX : PCI_ADDRESS_STRING_MAX];
+        int r;
+
+        if (bus == SYSFS_BUS_PCI)
+                r = pci_address_canonicalize(name, canon);
+        else
+                r = uuid_canonicalize(name, canon);
+        if (r < 0 || strcmp(canon, name) != 0)
+                return -EINVAL;
+        r = snprintf(buf, n, "bus/%s/devices/%s/%s", bus == SYSFS_BUS_PCI ? "pci" : "mdev", name, attr);
+        return r < 0 || (size_t) r >= n ? -EINVAL : 0;
+}
+
+int sysfs_device_read_attr(Sysfs *s, SysfsBus bus, const char *name, const char *attr, char **ret) {
+        char path[256];
+        int r = device_path(bus, name, attr, path, sizeof(path));
+        return r < 0 ? r : sysfs_read_attr(s, path, ret);
+}
+
+int sysfs_device_read_link_name(Sysfs *s, SysfsBus bus, const char *name, const char *link, char **ret) {
+        char path[256];
+        int r = device_path(bus, name, link, path, sizeof(path));
+        return r < 0 ? r : sysfs_read_link_name(s, path, ret);
+}
+
+int sysfs_device_dir_entry(Sysfs *s, SysfsBus bus, const char *name, const char *subdir,
+                           const char *prefix, char **ret) {
+        char path[256];
+        struct dirent *de;
+        DIR *d;
+        int fd, r;
+
+        r = device_path(bus, name, subdir, path, sizeof(path));
+        if (r < 0)
+                return r;
+        fd = sysfs_open_at(s, path, O_RDONLY | O_DIRECTORY);
+        if (fd < 0)
+                return fd;
+        d = fdopendir(fd);
+        if (!d) {
+                r = -errno;
+                safe_close(fd);
+                return r;
+        }
+        r = -ENOENT;
+        while ((de = readdir(d)))
+                if (strncmp(de->d_name, prefix, strlen(prefix)) == 0) {
+                        *ret = strdup(de->d_name);
+                        r = *ret ? 0 : -ENOMEM;
+                        break;
+                }
+        closedir(d);
+        return r;
+}
+
+int sysfs_exists(Sysfs *s, const char *path) {
+        int fd = sysfs_open_at(s, path, O_PATH);
+        if (fd == -ENOENT)
+                return 0;
+        if (fd < 0)
+                return fd;
+        safe_close(fd);
+        return 1;
+}
+
+int sysfs_name_is_valid(const char *name) {
+        size_t n;
+
+        if (!name)
+                return 0;
+        n = strnlen(name, NAME_MAX + 1);
+        if (n == 0 || n > NAME_MAX || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+                return 0;
+        for (size_t i = 0; i < n; i++)
+                if (name[i] == '/' || (unsigned char) name[i] <= ' ' || (unsigned char) name[i] >= 0x7f)
+                        return 0;
+        return 1;
+}
+
+char **sysfs_strv_free(char **v) {
+        if (v)
+                for (char **p = v; *p; p++)
+                        free(*p);
+        free(v);
+        return NULL;
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int sysfs_list_dir(Sysfs *s, const char *path, char ***ret) {
+        char **v = NULL;
+        size_t n = 0, allocated = 0;
+        struct dirent *de;
+        DIR *d;
+        int fd, r = 0;
+
+        fd = sysfs_open_at(s, path, O_RDONLY | O_DIRECTORY);
+        if (fd < 0)
+                return fd;
+        d = fdopendir(fd);
+        if (!d) {
+                r = -errno;
+                safe_close(fd);
+                return r;
+        }
+        while ((de = readdir(d))) {
+                if (!sysfs_name_is_valid(de->d_name))
+                        continue;
+                if (n + 2 > allocated) {
+                        size_t k = allocated ? allocated * 2 : 8;
+                        char **nv = realloc(v, k * sizeof(*nv));
+                        if (!nv) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        v = nv;
+                        allocated = k;
+                }
+                v[n] = strdup(de->d_name);
+                if (!v[n]) {
+                        r = -ENOMEM;
+                        break;
+                }
+                v[++n] = NULL;
+        }
+        closedir(d);
+        if (r < 0) {
+                if (v)
+                        v[n] = NULL;
+                sysfs_strv_free(v);
+                return r;
+        }
+        if (!v) {
+                v = calloc(1, sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+        }
+        qsort(v, n, sizeof(*v), cmp_str);
+        *ret = v;
+        return 0;
 }

@@ -39,3 +39,35 @@ int sysfs_pci_iommu_group(Sysfs *s, const PciAddress *a, uint32_t *ret);
 
 /** sysfs_pci_driver() - the bound driver's name; -ENOENT if unbound. */
 int sysfs_pci_driver(Sysfs *s, const PciAddress *a, char **ret);
+
+/* A device's directory: "bus/pci/devices/<address>" or
+ * "bus/mdev/devices/<uuid>".  @name must be canonical (as
+ * pci_address_format() or uuid_canonicalize() make it): anything else is
+ * -EINVAL before any filesystem access. */
+typedef enum SysfsBus {
+        SYSFS_BUS_PCI,
+        SYSFS_BUS_MDEV,
+} SysfsBus;
+
+/** sysfs_device_read_attr() - an attribute of a device (see above). */
+int sysfs_device_read_attr(Sysfs *s, SysfsBus bus, const char *name, const char *attr, char **ret);
+
+/** sysfs_device_read_link_name() - the last component of a device's link. */
+int sysfs_device_read_link_name(Sysfs *s, SysfsBus bus, const char *name, const char *link, char **ret);
+
+/** sysfs_device_dir_entry() - the first entry in the device's subdirectory
+ * @subdir whose name starts with @prefix ("vfio-dev", "vfio"); -ENOENT. */
+int sysfs_device_dir_entry(Sysfs *s, SysfsBus bus, const char *name, const char *subdir,
+                           const char *prefix, char **ret);
+
+/** sysfs_exists() - whether @path exists beneath the root (0 or 1). */
+int sysfs_exists(Sysfs *s, const char *path);
+
+/** sysfs_name_is_valid() - a single path component the kernel could have
+ * made: not empty, not "." or "..", no '/', printable, under NAME_MAX. */
+int sysfs_name_is_valid(const char *name);
+
+/** sysfs_list_dir() - the valid names in directory @path, sorted, as a
+ * NULL-terminated array the caller frees with sysfs_strv_free(). */
+int sysfs_list_dir(Sysfs *s, const char *path, char ***ret);
+char **sysfs_strv_free(char **v);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "testbed.h"
@@ -68,4 +69,42 @@ void testbed_add_pci(Testbed *t, const char *bdf, uint16_t vendor, uint16_t devi
                  bdf, bdf, vendor, device, drvprop, vendor, device, grp, drv);
         assert_true(umockdev_testbed_add_from_string(t->tb, desc, &err));
         assert_null(err);
+}
+
+void testbed_add_vf(Testbed *t, const char *bdf, const char *pf, int group) {
+        char desc[1024], path[64], devs[128], link[128];
+        GError *err = NULL;
+
+        snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%d", group);
+        snprintf(devs, sizeof(devs), "iommu_groups/%d/type", group);
+        umockdev_testbed_set_attribute(t->tb, "/sys/kernel", devs, "DMA");
+        snprintf(link, sizeof(link), "../../../../devices/pci0000:00/%s", bdf);
+        snprintf(devs, sizeof(devs), "devices/%s", bdf);
+        umockdev_testbed_set_attribute_link(t->tb, path, devs, link);
+        snprintf(desc, sizeof(desc),
+                 "P: /devices/pci0000:00/%s\n"
+                 "E: SUBSYSTEM=pci\n"
+                 "E: PCI_SLOT_NAME=%s\n"
+                 "A: vendor=0x8086\n"
+                 "A: device=0x10ca\n"
+                 "A: class=0x020000\n"
+                 "L: iommu_group=../../../kernel/iommu_groups/%d\n"
+                 "L: physfn=../%s\n",
+                 bdf, bdf, group, pf);
+        assert_true(umockdev_testbed_add_from_string(t->tb, desc, &err));
+        assert_null(err);
+}
+
+void testbed_set_driver(Testbed *t, const char *bdf, const char *driver) {
+        char path[512], target[256];
+
+        snprintf(path, sizeof(path), "%s/sys/devices/pci0000:00/%s/driver", t->root, bdf);
+        (void) unlink(path);
+        if (driver) {
+                char drvdir[128];
+                snprintf(drvdir, sizeof(drvdir), "drivers/%s/uevent", driver);
+                umockdev_testbed_set_attribute(t->tb, "/sys/bus/pci", drvdir, "");
+                snprintf(target, sizeof(target), "../../../bus/pci/drivers/%s", driver);
+                assert_int_equal(symlink(target, path), 0);
+        }
 }

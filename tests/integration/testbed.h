@@ -25,3 +25,10 @@ void testbed_free(Testbed *t);
  * @group < 0), bound to @driver (or none when NULL).  Sends "add". */
 void testbed_add_pci(Testbed *t, const char *bdf, uint16_t vendor, uint16_t device,
                      int group, const char *driver);
+
+/* An SR-IOV VF of @pf in its own group @group, unbound.  Sends "add". */
+void testbed_add_vf(Testbed *t, const char *bdf, const char *pf, int group);
+
+/* Point @bdf's driver link at @driver (NULL: unbound), as a bind does;
+ * the caller sends the uevent. */
+void testbed_set_driver(Testbed *t, const char *bdf, const char *driver);

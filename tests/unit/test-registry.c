@@ -61,6 +61,10 @@ static void test_driver_rule(void **state) {
                 else
                         assert_null(reason);
         }
+        /* Without a group there is nothing to block. */
+        _cleanup_(device_freep) Device *nogroup = pci("0000:00:1f.0", DEVICE_NO_GROUP, "e1000e");
+        assert_false(device_blocks_group(nogroup, NULL));
+
         /* mdevs never block. */
         _cleanup_(device_freep) Device *m = device_new(DEVICE_MDEV, "3b1d2f63-2a3c-4f39-9b3e-6c1a5e9c0d01");
         m->driver = strdup("mtty");
