@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * iommud: the device-assignment broker.  main(): arguments, logging, then
+ * the manager's start-up and loop.  See iommud(8).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "manager.h"
+#include "shared/log.h"
+
+#define DEFAULT_SOCKET "/run/iommud/org.iommud.Manager"
+
+static void help(void) {
+        printf("Usage: iommud [OPTIONS]\n"
+               "\n"
+               "The iommud device-assignment broker: watches PCI devices, mdevs and IOMMU\n"
+               "groups and serves them over varlink (org.iommud.Manager).\n"
+               "\n"
+               "Options:\n"
+               "  -h --help                 Show this help and exit\n"
+               "     --version              Show the version and exit\n"
+               "  -l --log-level LEVEL      err, warning, notice, info (default) or debug\n"
+               "     --varlink-socket PATH  Listen on PATH when not socket-activated\n"
+               "                            (default: " DEFAULT_SOCKET ")\n"
+               "\n"
+               "See iommud(8).\n");
+}
+
+int main(int argc, char **argv) {
+        enum { ARG_VERSION = 0x100, ARG_VARLINK_SOCKET };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "log-level", required_argument, NULL, 'l' },
+                { "varlink-socket", required_argument, NULL, ARG_VARLINK_SOCKET },
+                { NULL, 0, NULL, 0 }
+        };
+        ManagerOptions o = { .varlink_socket = DEFAULT_SOCKET, .sysfs_root = "/sys" };
+        Manager *m = NULL;
+        int c, r;
+
+        log_setup("iommud");
+        while ((c = getopt_long(argc, argv, "hl:", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return EXIT_SUCCESS;
+                case ARG_VERSION:
+                        printf("iommud %s\n", PACKAGE_VERSION);
+                        return EXIT_SUCCESS;
+                case 'l':
+                        r = log_level_from_string(optarg);
+                        if (r < 0) {
+                                log_error("Unknown log level '%s': use err, warning, notice, info or debug", optarg);
+                                return EXIT_FAILURE;
+                        }
+                        log_set_max_level(r);
+                        break;
+                case ARG_VARLINK_SOCKET:
+                        if (optarg[0] != '/' || strlen(optarg) >= 108) {
+                                log_error("--varlink-socket needs an absolute path shorter than 108 bytes");
+                                return EXIT_FAILURE;
+                        }
+                        o.varlink_socket = optarg;
+                        break;
+                default:
+                        fprintf(stderr, "Try 'iommud --help'.\n");
+                        return EXIT_FAILURE;
+                }
+        if (optind < argc) {
+                log_error("Unexpected argument '%s'. Try 'iommud --help'.", argv[optind]);
+                return EXIT_FAILURE;
+        }
+
+        r = manager_new(&o, &m);
+        if (r >= 0)
+                r = manager_startup(m);
+        if (r >= 0)
+                r = manager_run(m);
+        manager_free(m);
+        if (r < 0) {
+                log_error_errno(r, "Exiting: %m");
+                return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+}

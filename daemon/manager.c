@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "manager.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "varlink-manager.h"
+#include "varlink.h"
+
+struct ManagerWatch {
+        ManagerWatchFn fn;
+        void *userdata;
+        ManagerWatch *next, *prev;
+};
+
+struct Manager {
+        sd_event *event;
+        Sysfs *sysfs;
+        Registry *registry;
+        Scanner *scanner;
+        VarlinkServer *varlink;
+        char *varlink_socket;
+        bool bound_socket;      /* we made the socket file, so we remove it */
+        ManagerWatch *watches;
+};
+
+static void on_device(Registry *r, RegistryChange what, const Device *d, void *userdata) {
+        static const char *const names[] = { "add", "remove", "change" };
+        Manager *m = userdata;
+        json_object *o;
+
+        if (!m->watches)
+                return;
+        o = registry_device_to_json(r, d);
+        if (!o)
+                return;
+        for (ManagerWatch *w = m->watches, *next; w; w = next) {
+                next = w->next;
+                w->fn(m, names[what], o, NULL, w->userdata);
+        }
+        json_object_put(o);
+}
+
+static void on_group(Registry *r, RegistryChange what, const Group *g, void *userdata) {
+        static const char *const names[] = { "add", "remove", "change" };
+        Manager *m = userdata;
+        json_object *o;
+
+        if (!m->watches)
+                return;
+        o = group_to_json(g);
+        if (!o)
+                return;
+        for (ManagerWatch *w = m->watches, *next; w; w = next) {
+                next = w->next;
+                w->fn(m, names[what], NULL, o, w->userdata);
+        }
+        json_object_put(o);
+}
+
+int manager_new(const ManagerOptions *o, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        RegistryCallbacks cb;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->varlink_socket = strdup(o->varlink_socket);
+        if (!m->varlink_socket)
+                return -ENOMEM;
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return r;
+        r = sysfs_new(o->sysfs_root, &m->sysfs);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open %s: %m", o->sysfs_root);
+        cb = (RegistryCallbacks) { .device = on_device, .group = on_group, .userdata = m };
+        r = registry_new(&cb, &m->registry);
+        if (r < 0)
+                return r;
+        r = scanner_new(m->event, m->sysfs, m->registry, &m->scanner);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        /* The server first: freeing it cancels Monitor calls, which
+         * unwatch themselves. */
+        varlink_server_free(m->varlink);
+        while (m->watches)
+                manager_unwatch(m, m->watches);
+        if (m->bound_socket)
+                (void) unlink(m->varlink_socket);
+        scanner_free(m->scanner);
+        registry_free(m->registry);
+        sysfs_free(m->sysfs);
+        sd_event_unref(m->event);
+        free(m->varlink_socket);
+        free(m);
+        return NULL;
+}
+
+void manager_freep(Manager **m) {
+        manager_free(*m);
+}
+
+Registry *manager_get_registry(Manager *m) {
+        return m->registry;
+}
+
+Sysfs *manager_get_sysfs(Manager *m) {
+        return m->sysfs;
+}
+
+sd_event *manager_get_event(Manager *m) {
+        return m->event;
+}
+
+static int mkdir_parent(const char *path) {
+        _cleanup_free_ char *dir = strdup(path);
+        char *slash;
+
+        if (!dir)
+                return -ENOMEM;
+        slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+                return 0;
+        *slash = 0;
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static int listen_varlink(Manager *m) {
+        int n, r;
+
+        n = sd_listen_fds(true);
+        if (n < 0)
+                return log_error_errno(n, "Failed to get sockets from systemd: %m");
+        if (n > 1)
+                return log_error_errno(EINVAL, "Expected one socket from systemd, got %d", n);
+        if (n == 1) {
+                if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) <= 0)
+                        return log_error_errno(EINVAL, "The socket from systemd is not a listening AF_UNIX stream socket");
+                r = varlink_server_listen_fd(m->varlink, SD_LISTEN_FDS_START);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to listen on the socket from systemd: %m");
+                log_debug("Listening on the socket systemd passed in");
+                return 0;
+        }
+        r = mkdir_parent(m->varlink_socket);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the directory of %s: %m", m->varlink_socket);
+        r = varlink_server_listen_address(m->varlink, m->varlink_socket, 0666);
+        if (r < 0)
+                return log_error_errno(r, "Failed to listen on %s: %m", m->varlink_socket);
+        m->bound_socket = true;
+        log_debug("Listening on %s", m->varlink_socket);
+        return 0;
+}
+
+int manager_startup(Manager *m) {
+        VarlinkServerInfo info = {
+                .vendor = "iommud",
+                .product = "iommud",
+                .version = PACKAGE_VERSION,
+                .url = "https://github.com/iommud/iommud",
+        };
+        int r;
+
+        /* 1. hotplug first, then what exists: nothing slips between. */
+        r = scanner_start(m->scanner);
+        if (r < 0)
+                return log_error_errno(r, "Failed to enumerate devices: %m");
+        log_info("Found %zu devices in %zu IOMMU groups", registry_n_devices(m->registry),
+                 registry_n_groups(m->registry));
+
+        /* 2. the front ends. */
+        r = varlink_server_new(m->event, &info, &m->varlink);
+        if (r < 0)
+                return r;
+        r = varlink_manager_register(m, m->varlink);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the varlink interface: %m");
+        return listen_varlink(m);
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        log_info("Received %s, exiting", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+        (void) sd_notify(false, "STOPPING=1");
+        return sd_event_exit(m->event, 0);
+}
+
+int manager_run(Manager *m) {
+        sigset_t mask;
+        char status[128];
+        int r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return -errno;
+        r = sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, m);
+        if (r < 0)
+                return r;
+        r = sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
+        if (r < 0)
+                return r;
+        /* Sends WATCHDOG=1 at half of $WATCHDOG_USEC when it is set. */
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                return r;
+        snprintf(status, sizeof(status), "READY=1\nSTATUS=Watching %zu devices in %zu IOMMU groups",
+                 registry_n_devices(m->registry), registry_n_groups(m->registry));
+        (void) sd_notify(false, status);
+        return sd_event_loop(m->event);
+}
+
+static int is_char_device(const char *path) {
+        struct stat st;
+        return stat(path, &st) == 0 && S_ISCHR(st.st_mode);
+}
+
+json_object *manager_status(Manager *m) {
+        const ScannerStats *st = scanner_get_stats(m->scanner);
+        json_object *o = json_object_new_object();
+        const Device **list = NULL;
+        size_t n = 0, mdevs = 0;
+        bool iommufd = is_char_device("/dev/iommu");
+        bool cdev = sysfs_exists(m->sysfs, "class/vfio-dev") > 0;
+        bool legacy = is_char_device("/dev/vfio/vfio");
+
+        if (!o)
+                return NULL;
+        if (registry_list_devices(m->registry, &list, &n) >= 0)
+                for (size_t i = 0; i < n; i++)
+                        mdevs += list[i]->kind == DEVICE_MDEV;
+        free(list);
+        json_object_object_add(o, "version", json_object_new_string(PACKAGE_VERSION));
+        json_object_object_add(o, "backend", json_object_new_string(iommufd && cdev ? "iommufd" : legacy ? "legacy" : "none"));
+        json_object_object_add(o, "iommufd", json_object_new_boolean(iommufd));
+        json_object_object_add(o, "vfioCdev", json_object_new_boolean(cdev));
+        json_object_object_add(o, "legacyContainer", json_object_new_boolean(legacy));
+        json_object_object_add(o, "devices", json_object_new_int64((int64_t) registry_n_devices(m->registry)));
+        json_object_object_add(o, "groups", json_object_new_int64((int64_t) registry_n_groups(m->registry)));
+        json_object_object_add(o, "mdevs", json_object_new_int64((int64_t) mdevs));
+        json_object_object_add(o, "events", json_object_new_int64((int64_t) st->events));
+        json_object_object_add(o, "rescans", json_object_new_int64((int64_t) st->rescans));
+        json_object_object_add(o, "overruns", json_object_new_int64((int64_t) st->overruns));
+        return o;
+}
+
+int manager_watch(Manager *m, ManagerWatchFn fn, void *userdata, ManagerWatch **ret) {
+        ManagerWatch *w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        w->fn = fn;
+        w->userdata = userdata;
+        w->next = m->watches;
+        if (m->watches)
+                m->watches->prev = w;
+        m->watches = w;
+        if (ret)
+                *ret = w;
+        return 0;
+}
+
+void manager_unwatch(Manager *m, ManagerWatch *w) {
+        if (!w)
+                return;
+        if (w->prev)
+                w->prev->next = w->next;
+        else
+                m->watches = w->next;
+        if (w->next)
+                w->next->prev = w->prev;
+        free(w);
+}
