@@ -1,0 +1,563 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * iommuctl: the admin's command line for iommud.  Speaks varlink to
+ * org.iommud.Manager.  See iommuctl(1).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "shared/macro.h"
+#include "shared/pci-address.h"
+#include "shared/uuid.h"
+#include "shared/varlink-client.h"
+
+#define DEFAULT_SOCKET "/run/iommud/org.iommud.Manager"
+#define IFACE "org.iommud.Manager"
+
+/* Exit codes scripts can rely on (iommuctl(1)). */
+enum {
+        EXIT_OK = 0,
+        EXIT_FAIL = 1,
+        EXIT_USAGE = 2,
+        EXIT_NOT_RUNNING = 3,
+        EXIT_NOT_FOUND = 4,
+};
+
+static const char *arg_socket;
+static bool arg_json;
+
+static int help(void) {
+        printf("Usage: iommuctl [OPTIONS] COMMAND [ARGS]\n"
+               "\n"
+               "Ask iommud about the devices, IOMMU groups and mdevs of this host.\n"
+               "\n"
+               "Commands:\n"
+               "  list                 Every PCI function and mdev: driver, group, whether\n"
+               "                       it can be assigned and what blocks it\n"
+               "  show ADDRESS|UUID    One device in detail\n"
+               "  groups               Every IOMMU group and its members\n"
+               "  group N              One IOMMU group\n"
+               "  mdev-types           mdev parents and the types they offer\n"
+               "  monitor              Print device and group changes as they happen\n"
+               "  status               The daemon: version, backend, counts\n"
+               "\n"
+               "Options:\n"
+               "  -h --help            Show this help (or a command's, after it)\n"
+               "     --version         Show the version\n"
+               "  -j --json            Print JSON (field names: iommuctl(1))\n"
+               "     --socket PATH     The daemon's varlink socket (default $IOMMUD_SOCKET,\n"
+               "                       else " DEFAULT_SOCKET ")\n"
+               "\n"
+               "Exit status: 0 success, 1 failure, 2 usage error, 3 iommud is not running,\n"
+               "4 no such device or group.\n");
+        return EXIT_OK;
+}
+
+static const struct {
+        const char *name, *usage, *text;
+} command_help[] = {
+        { "list", "list", "Every PCI function and mdev, one per line: address, driver, IOMMU group,\n"
+          "whether its group can be assigned now (or the member that blocks it and\n"
+          "its driver), the VFIO node, the lease, and the device's name." },
+        { "show", "show ADDRESS|UUID", "One device in detail. ADDRESS is a PCI address (0000:00:03.0, or the\n"
+          "short form 00:03.0); UUID an mdev's." },
+        { "groups", "groups", "Every IOMMU group: whether it is viable, its members, what blocks it." },
+        { "group", "group N", "One IOMMU group." },
+        { "mdev-types", "mdev-types", "Devices that can create mdevs and the types they offer, with the\n"
+          "instances still available." },
+        { "monitor", "monitor", "Print each change as iommud sees it (devices added, removed, bound,\n"
+          "unbound; groups changing viability) until interrupted. With --json,\n"
+          "one JSON object per line." },
+        { "status", "status", "The daemon's version, the kernel backend (iommufd with VFIO cdevs,\n"
+          "or legacy VFIO groups), counts of devices, groups and mdevs, uevents\n"
+          "seen and full rescans after udev overruns." },
+};
+
+static int command_usage(const char *cmd) {
+        for (size_t i = 0; i < ELEMENTSOF(command_help); i++)
+                if (strcmp(cmd, command_help[i].name) == 0) {
+                        printf("Usage: iommuctl [--json] [--socket PATH] %s\n\n%s\n",
+                               command_help[i].usage, command_help[i].text);
+                        return EXIT_OK;
+                }
+        return EXIT_USAGE;
+}
+
+static int connect_daemon(VarlinkClient **ret) {
+        const char *path = arg_socket ? arg_socket : getenv("IOMMUD_SOCKET");
+        int r;
+
+        if (!path || !*path)
+                path = DEFAULT_SOCKET;
+        r = varlink_client_connect(path, ret);
+        if (r == -ENOENT || r == -ECONNREFUSED) {
+                fprintf(stderr, "iommuctl: iommud is not running (nothing listens on %s).\n"
+                        "Start it with 'systemctl start iommud.socket', or point --socket at it.\n", path);
+                return -EXIT_NOT_RUNNING;
+        }
+        if (r == -EACCES || r == -EPERM) {
+                fprintf(stderr, "iommuctl: not allowed to connect to %s: %s\n", path, strerror(-r));
+                return -EXIT_FAIL;
+        }
+        if (r < 0) {
+                fprintf(stderr, "iommuctl: cannot connect to iommud at %s: %s\n", path, strerror(-r));
+                return -EXIT_FAIL;
+        }
+        return 0;
+}
+
+/* One call, one reply.  Returns an exit code; *ret owns the parameters. */
+static int call(VarlinkClient *c, const char *method, json_object *params, json_object **ret) {
+        const char *error = NULL;
+        json_object *reply = NULL;
+        bool continues;
+        int r;
+
+        r = varlink_client_call(c, method, params, 0);
+        if (r >= 0)
+                r = varlink_client_read_reply(c, 30000, &reply, &error, &continues);
+        if (r < 0) {
+                fprintf(stderr, "iommuctl: %s failed: %s\n", method, strerror(-r));
+                return EXIT_FAIL;
+        }
+        if (error) {
+                int code = EXIT_FAIL;
+                json_object *v;
+
+                if (strcmp(error, IFACE ".NoSuchDevice") == 0 && json_object_object_get_ex(reply, "name", &v)) {
+                        fprintf(stderr, "iommuctl: no device %s. 'iommuctl list' shows the devices.\n",
+                                json_object_get_string(v));
+                        code = EXIT_NOT_FOUND;
+                } else if (strcmp(error, IFACE ".NoSuchGroup") == 0 && json_object_object_get_ex(reply, "id", &v)) {
+                        fprintf(stderr, "iommuctl: no IOMMU group %s. 'iommuctl groups' shows the groups.\n",
+                                json_object_get_string(v));
+                        code = EXIT_NOT_FOUND;
+                } else if (strcmp(error, "org.varlink.service.InvalidParameter") == 0 &&
+                           json_object_object_get_ex(reply, "parameter", &v)) {
+                        fprintf(stderr, "iommuctl: iommud rejected the %s given.\n", json_object_get_string(v));
+                        code = EXIT_USAGE;
+                } else {
+                        fprintf(stderr, "iommuctl: %s failed: %s\n", method, error);
+                }
+                json_object_put(reply);
+                return code;
+        }
+        *ret = reply ? reply : json_object_new_object();
+        return EXIT_OK;
+}
+
+static void print_json(json_object *o) {
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE |
+                                                       JSON_C_TO_STRING_SPACED));
+}
+
+static const char *sget(json_object *o, const char *key) {
+        json_object *v;
+        if (!json_object_object_get_ex(o, key, &v) || !v || json_object_get_type(v) == json_type_null)
+                return NULL;
+        return json_object_get_string(v);
+}
+
+static bool bget(json_object *o, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+static int terminal_width(void) {
+        struct winsize w;
+        const char *c = getenv("COLUMNS");
+        if (c && atoi(c) > 40)
+                return atoi(c);
+        if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &w) == 0 && w.ws_col > 40)
+                return w.ws_col;
+        return 0; /* not a terminal: never truncate */
+}
+
+/* "yes", "no IOMMU group", or "blocked by BDF (driver)" from the group. */
+static void assignability(json_object *dev, json_object *groups, char *buf, size_t n) {
+        json_object *gid;
+        size_t len;
+
+        if (!json_object_object_get_ex(dev, "iommuGroup", &gid) || !gid) {
+                snprintf(buf, n, "no IOMMU group");
+                return;
+        }
+        if (bget(dev, "assignable")) {
+                snprintf(buf, n, "yes");
+                return;
+        }
+        len = json_object_array_length(groups);
+        for (size_t i = 0; i < len; i++) {
+                json_object *g = json_object_array_get_idx(groups, i), *id, *bl;
+                if (!json_object_object_get_ex(g, "id", &id) || json_object_get_int64(id) != json_object_get_int64(gid))
+                        continue;
+                if (json_object_object_get_ex(g, "blockers", &bl) && json_object_array_length(bl) > 0) {
+                        json_object *b = json_object_array_get_idx(bl, 0);
+                        size_t more = json_object_array_length(bl) - 1;
+                        char extra[32] = "";
+                        if (more)
+                                snprintf(extra, sizeof(extra), " +%zu", more);
+                        snprintf(buf, n, "no: %s (%s)%s", sget(b, "device"), sget(b, "driver"), extra);
+                        return;
+                }
+        }
+        snprintf(buf, n, "no");
+}
+
+static void device_label(json_object *d, char *buf, size_t n) {
+        const char *v = sget(d, "vendorName"), *m = sget(d, "deviceName"), *t = sget(d, "mdevType");
+        if (t)
+                snprintf(buf, n, "mdev %s on %s", t, sget(d, "parent") ? sget(d, "parent") : "?");
+        else if (v || m)
+                snprintf(buf, n, "%s%s%s", v ? v : "", v && m ? " " : "", m ? m : "");
+        else
+                snprintf(buf, n, "[%s:%s] class %s", sget(d, "vendorId"), sget(d, "deviceId"), sget(d, "classCode"));
+}
+
+static int cmd_list(VarlinkClient *c) {
+        json_object *reply = NULL, *greply = NULL, *devs, *groups;
+        int width = terminal_width(), r;
+        size_t n;
+
+        r = call(c, IFACE ".ListDevices", NULL, &reply);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_json) {
+                print_json(json_object_object_get(reply, "devices"));
+                json_object_put(reply);
+                return EXIT_OK;
+        }
+        r = call(c, IFACE ".ListGroups", NULL, &greply);
+        if (r != EXIT_OK) {
+                json_object_put(reply);
+                return r;
+        }
+        devs = json_object_object_get(reply, "devices");
+        groups = json_object_object_get(greply, "groups");
+        n = json_object_array_length(devs);
+        printf("%-12s %-12s %5s  %-30s %-22s %-5s %s\n", "ADDRESS", "DRIVER", "GROUP", "ASSIGNABLE", "VFIO", "LEASE", "NAME");
+        for (size_t i = 0; i < n; i++) {
+                json_object *d = json_object_array_get_idx(devs, i), *g;
+                char grp[16] = "-", assign[96], label[256], line[512];
+                const char *vfio = sget(d, "vfioDevice");
+
+                if (json_object_object_get_ex(d, "iommuGroup", &g) && g)
+                        snprintf(grp, sizeof(grp), "%" PRId64, json_object_get_int64(g));
+                assignability(d, groups, assign, sizeof(assign));
+                if (!vfio)
+                        vfio = sget(d, "vfioGroupNode");
+                device_label(d, label, sizeof(label));
+                snprintf(line, sizeof(line), "%-12s %-12s %5s  %-30s %-22s %-5s %s", sget(d, "name"),
+                         sget(d, "driver") ? sget(d, "driver") : "-", grp, assign, vfio ? vfio : "-", "-", label);
+                if (width > 0 && (int) strlen(line) > width)
+                        line[width] = 0;
+                puts(line);
+        }
+        json_object_put(reply);
+        json_object_put(greply);
+        return EXIT_OK;
+}
+
+static void print_field(const char *label, const char *value) {
+        if (value)
+                printf("%20s: %s\n", label, value);
+}
+
+static int cmd_show(VarlinkClient *c, const char *name) {
+        char canon[UUID_STRING_MAX];
+        json_object *reply = NULL, *p, *d;
+        int r;
+
+        if (pci_address_canonicalize(name, canon) < 0 && uuid_canonicalize(name, canon) < 0) {
+                fprintf(stderr, "iommuctl: '%s' is neither a PCI address (0000:00:03.0) nor an mdev UUID.\n", name);
+                return EXIT_USAGE;
+        }
+        p = json_object_new_object();
+        json_object_object_add(p, "name", json_object_new_string(canon));
+        r = call(c, IFACE ".GetDevice", p, &reply);
+        if (r != EXIT_OK)
+                return r;
+        d = json_object_object_get(reply, "device");
+        if (arg_json) {
+                print_json(d);
+        } else {
+                char label[256], ids[64];
+                device_label(d, label, sizeof(label));
+                printf("%s: %s\n", sget(d, "name"), label);
+                print_field("kind", sget(d, "kind"));
+                if (sget(d, "vendorId")) {
+                        snprintf(ids, sizeof(ids), "%s:%s (subsystem %s:%s), class %s", sget(d, "vendorId"),
+                                 sget(d, "deviceId"), sget(d, "subsystemVendorId"), sget(d, "subsystemDeviceId"),
+                                 sget(d, "classCode"));
+                        print_field("ids", ids);
+                }
+                print_field("parent", sget(d, "parent"));
+                print_field("mdev type", sget(d, "mdevType"));
+                print_field("physical function", sget(d, "physfn"));
+                print_field("SR-IOV VFs", sget(d, "sriovTotalVfs") ? sget(d, "sriovNumVfs") : NULL);
+                print_field("driver", sget(d, "driver") ? sget(d, "driver") : "(none)");
+                print_field("driver_override", sget(d, "driverOverride"));
+                print_field("IOMMU group", sget(d, "iommuGroup") ? sget(d, "iommuGroup") : "(none)");
+                print_field("assignable", bget(d, "assignable") ? "yes" : "no");
+                if (bget(d, "blocksGroup"))
+                        print_field("blocks its group", sget(d, "blockReason"));
+                print_field("VFIO device", sget(d, "vfioDevice"));
+                print_field("VFIO group node", sget(d, "vfioGroupNode"));
+                print_field("NUMA node", sget(d, "numaNode"));
+        }
+        json_object_put(reply);
+        return EXIT_OK;
+}
+
+static void print_group(json_object *g) {
+        json_object *devs = json_object_object_get(g, "devices"), *bl = json_object_object_get(g, "blockers");
+        size_t n = json_object_array_length(devs), nb = json_object_array_length(bl);
+
+        printf("group %s: %s", sget(g, "id"), bget(g, "viable") ? "viable" : "not viable");
+        if (sget(g, "vfioGroupNode"))
+                printf(", %s", sget(g, "vfioGroupNode"));
+        printf("\n");
+        for (size_t i = 0; i < n; i++) {
+                const char *name = json_object_get_string(json_object_array_get_idx(devs, i));
+                const char *why = NULL, *drv = NULL;
+                for (size_t k = 0; k < nb; k++) {
+                        json_object *b = json_object_array_get_idx(bl, k);
+                        if (strcmp(sget(b, "device"), name) == 0) {
+                                why = sget(b, "reason");
+                                drv = sget(b, "driver");
+                        }
+                }
+                if (why)
+                        printf("  %s  blocks: %s (%s); rebind it to vfio-pci or unbind it\n", name, drv, why);
+                else
+                        printf("  %s\n", name);
+        }
+}
+
+static int cmd_groups(VarlinkClient *c) {
+        json_object *reply = NULL, *groups;
+        int r = call(c, IFACE ".ListGroups", NULL, &reply);
+        if (r != EXIT_OK)
+                return r;
+        groups = json_object_object_get(reply, "groups");
+        if (arg_json)
+                print_json(groups);
+        else if (json_object_array_length(groups) == 0)
+                printf("No IOMMU groups on this host: it has no IOMMU, or the IOMMU is off.\n");
+        else
+                for (size_t i = 0; i < json_object_array_length(groups); i++)
+                        print_group(json_object_array_get_idx(groups, i));
+        json_object_put(reply);
+        return EXIT_OK;
+}
+
+static int cmd_group(VarlinkClient *c, const char *arg) {
+        json_object *reply = NULL, *p;
+        char *end;
+        unsigned long id;
+        int r;
+
+        errno = 0;
+        id = strtoul(arg, &end, 10);
+        if (errno || end == arg || *end || arg[0] == '-' || arg[0] == '+' || id > UINT32_MAX) {
+                fprintf(stderr, "iommuctl: '%s' is not an IOMMU group number.\n", arg);
+                return EXIT_USAGE;
+        }
+        p = json_object_new_object();
+        json_object_object_add(p, "id", json_object_new_int64((int64_t) id));
+        r = call(c, IFACE ".GetGroup", p, &reply);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_json)
+                print_json(json_object_object_get(reply, "group"));
+        else
+                print_group(json_object_object_get(reply, "group"));
+        json_object_put(reply);
+        return EXIT_OK;
+}
+
+static int cmd_mdev_types(VarlinkClient *c) {
+        json_object *reply = NULL, *parents;
+        int r = call(c, IFACE ".ListMdevTypes", NULL, &reply);
+        if (r != EXIT_OK)
+                return r;
+        parents = json_object_object_get(reply, "parents");
+        if (arg_json) {
+                print_json(parents);
+        } else if (json_object_array_length(parents) == 0) {
+                printf("No mdev parents on this host.\n");
+        } else {
+                printf("%-16s %-16s %9s  %-10s %s\n", "PARENT", "TYPE", "AVAILABLE", "API", "NAME");
+                for (size_t i = 0; i < json_object_array_length(parents); i++) {
+                        json_object *p = json_object_array_get_idx(parents, i), *types = json_object_object_get(p, "types");
+                        for (size_t k = 0; k < json_object_array_length(types); k++) {
+                                json_object *t = json_object_array_get_idx(types, k);
+                                printf("%-16s %-16s %9s  %-10s %s\n", sget(p, "parent"), sget(t, "id"),
+                                       sget(t, "availableInstances"), sget(t, "deviceApi") ? sget(t, "deviceApi") : "-",
+                                       sget(t, "name") ? sget(t, "name") : "-");
+                        }
+                }
+        }
+        json_object_put(reply);
+        return EXIT_OK;
+}
+
+static int cmd_status(VarlinkClient *c) {
+        json_object *reply = NULL;
+        int r = call(c, IFACE ".GetStatus", NULL, &reply);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_json)
+                print_json(reply);
+        else {
+                printf("%12s: %s\n", "version", sget(reply, "version"));
+                printf("%12s: %s (iommufd %s, VFIO cdev %s, legacy container %s)\n", "backend", sget(reply, "backend"),
+                       bget(reply, "iommufd") ? "yes" : "no", bget(reply, "vfioCdev") ? "yes" : "no",
+                       bget(reply, "legacyContainer") ? "yes" : "no");
+                printf("%12s: %s\n%12s: %s\n%12s: %s\n", "devices", sget(reply, "devices"), "groups",
+                       sget(reply, "groups"), "mdevs", sget(reply, "mdevs"));
+                printf("%12s: %s (%s full rescans after %s udev overruns)\n", "uevents", sget(reply, "events"),
+                       sget(reply, "rescans"), sget(reply, "overruns"));
+        }
+        json_object_put(reply);
+        return EXIT_OK;
+}
+
+static int cmd_monitor(VarlinkClient *c) {
+        int r;
+
+        r = varlink_client_call(c, IFACE ".Monitor", NULL, VARLINK_CALL_MORE);
+        if (r < 0) {
+                fprintf(stderr, "iommuctl: Monitor failed: %s\n", strerror(-r));
+                return EXIT_FAIL;
+        }
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        for (;;) {
+                json_object *reply = NULL, *d, *g;
+                const char *error = NULL, *ev;
+                bool continues = false;
+
+                r = varlink_client_read_reply(c, -1, &reply, &error, &continues);
+                if (r < 0) {
+                        fprintf(stderr, "iommuctl: lost iommud: %s\n", strerror(-r));
+                        return EXIT_FAIL;
+                }
+                if (error) {
+                        fprintf(stderr, "iommuctl: Monitor failed: %s\n", error);
+                        json_object_put(reply);
+                        return EXIT_FAIL;
+                }
+                ev = sget(reply, "event");
+                if (arg_json) {
+                        puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+                } else if (ev && strcmp(ev, "subscribed") == 0) {
+                        printf("Monitoring iommud; Ctrl-C ends.\n");
+                } else if (json_object_object_get_ex(reply, "device", &d) && d) {
+                        char label[256];
+                        device_label(d, label, sizeof(label));
+                        printf("%-6s device %s driver=%s group=%s %s\n", ev, sget(d, "name"),
+                               sget(d, "driver") ? sget(d, "driver") : "-",
+                               sget(d, "iommuGroup") ? sget(d, "iommuGroup") : "-", label);
+                } else if (json_object_object_get_ex(reply, "group", &g) && g) {
+                        printf("%-6s group %s %s\n", ev, sget(g, "id"), bget(g, "viable") ? "viable" : "not viable");
+                }
+                json_object_put(reply);
+                if (!continues)
+                        return EXIT_OK;
+        }
+}
+
+int main(int argc, char **argv) {
+        enum { ARG_VERSION = 0x100, ARG_SOCKET };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "json", no_argument, NULL, 'j' },
+                { "socket", required_argument, NULL, ARG_SOCKET },
+                { NULL, 0, NULL, 0 }
+        };
+        _cleanup_(varlink_client_freep) VarlinkClient *c = NULL;
+        bool want_help = false;
+        const char *cmd;
+        int opt, r;
+
+        /* Options may come before or after the command. */
+        while ((opt = getopt_long(argc, argv, "hj", options, NULL)) >= 0)
+                switch (opt) {
+                case 'h':
+                        want_help = true;
+                        break;
+                case ARG_VERSION:
+                        printf("iommuctl %s\n", PACKAGE_VERSION);
+                        return EXIT_OK;
+                case 'j':
+                        arg_json = true;
+                        break;
+                case ARG_SOCKET:
+                        arg_socket = optarg;
+                        break;
+                default:
+                        fprintf(stderr, "Try 'iommuctl --help'.\n");
+                        return EXIT_USAGE;
+                }
+        if (optind >= argc) {
+                if (want_help)
+                        return help();
+                fprintf(stderr, "iommuctl: no command given. Try 'iommuctl --help'.\n");
+                return EXIT_USAGE;
+        }
+        cmd = argv[optind];
+        if (want_help) {
+                if (command_usage(cmd) == EXIT_OK)
+                        return EXIT_OK;
+                fprintf(stderr, "iommuctl: unknown command '%s'. Try 'iommuctl --help'.\n", cmd);
+                return EXIT_USAGE;
+        }
+
+        static const struct {
+                const char *name;
+                int nargs;
+        } cmds[] = {
+                { "list", 0 }, { "show", 1 }, { "groups", 0 }, { "group", 1 },
+                { "mdev-types", 0 }, { "monitor", 0 }, { "status", 0 },
+        };
+        size_t i;
+        for (i = 0; i < ELEMENTSOF(cmds); i++)
+                if (strcmp(cmd, cmds[i].name) == 0)
+                        break;
+        if (i == ELEMENTSOF(cmds)) {
+                fprintf(stderr, "iommuctl: unknown command '%s'. Try 'iommuctl --help'.\n", cmd);
+                return EXIT_USAGE;
+        }
+        if (argc - optind - 1 != cmds[i].nargs) {
+                fprintf(stderr, "iommuctl: '%s' takes %s. Try 'iommuctl %s --help'.\n", cmd,
+                        cmds[i].nargs ? "one argument" : "no arguments", cmd);
+                return EXIT_USAGE;
+        }
+
+        r = connect_daemon(&c);
+        if (r < 0)
+                return -r;
+        if (strcmp(cmd, "list") == 0)
+                return cmd_list(c);
+        if (strcmp(cmd, "show") == 0)
+                return cmd_show(c, argv[optind + 1]);
+        if (strcmp(cmd, "groups") == 0)
+                return cmd_groups(c);
+        if (strcmp(cmd, "group") == 0)
+                return cmd_group(c, argv[optind + 1]);
+        if (strcmp(cmd, "mdev-types") == 0)
+                return cmd_mdev_types(c);
+        if (strcmp(cmd, "monitor") == 0)
+                return cmd_monitor(c);
+        return cmd_status(c);
+}
