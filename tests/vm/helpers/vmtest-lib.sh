@@ -5,11 +5,13 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok: $*"; }
 skip() { echo "SKIP: $*"; exit 77; }
 
-# wait_for SECONDS CMD...: poll until CMD succeeds.
+# wait_for SECONDS CMD...: run CMD until it succeeds, for at most SECONDS
+# of wall time.  CMD is run anew each time, so pass a command or function,
+# not "$(...)" (that is expanded once, before the first try).
 wait_for() {
-	local t=$(( $1 * 10 )); shift
+	local end=$((SECONDS + $1)); shift
 	while ! "$@" >/dev/null 2>&1; do
-		t=$((t - 1)); [ $t -gt 0 ] || return 1
+		[ $SECONDS -lt $end ] || return 1
 		sleep 0.1
 	done
 }
