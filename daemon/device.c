@@ -26,7 +26,6 @@ Device *device_free(Device *d) {
         if (!d)
                 return NULL;
         free(d->name);
-        free(d->syspath);
         free(d->vendor_name);
         free(d->device_name);
         free(d->physfn);
@@ -35,6 +34,7 @@ Device *device_free(Device *d) {
         free(d->driver);
         free(d->driver_override);
         free(d->vfio_cdev);
+        free(d->json_text);
         free(d);
         return NULL;
 }
@@ -50,7 +50,6 @@ static bool streq_ptr(const char *a, const char *b) {
 bool device_equal(const Device *a, const Device *b) {
         return a->kind == b->kind &&
                streq_ptr(a->name, b->name) &&
-               streq_ptr(a->syspath, b->syspath) &&
                a->vendor_id == b->vendor_id && a->device_id == b->device_id &&
                a->subsystem_vendor_id == b->subsystem_vendor_id &&
                a->subsystem_device_id == b->subsystem_device_id &&

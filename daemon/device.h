@@ -23,7 +23,6 @@ typedef enum DeviceKind {
 typedef struct Device {
         DeviceKind kind;
         char *name;             /* canonical PCI address or mdev UUID: the key */
-        char *syspath;
 
         /* PCI */
         PciAddress address;
@@ -49,6 +48,7 @@ typedef struct Device {
 
         /* The registry's bookkeeping, not state: device_equal() ignores it. */
         uint64_t scan_generation;
+        char *json_text;        /* cached registry_device_json_text() */
 } Device;
 
 Device *device_new(DeviceKind kind, const char *name);

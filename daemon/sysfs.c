@@ -317,3 +317,31 @@ int sysfs_list_dir(Sysfs *s, const char *path, char ***ret) {
         *ret = v;
         return 0;
 }
+
+int sysfs_mdev_parent_name(Sysfs *s, const char *uuid, char **ret) {
+        char canon[UUID_STRING_MAX], path[64], target[PATH_MAX];
+        _cleanup_close_ int dfd = -EBADF;
+        const char *end, *start;
+        ssize_t n;
+
+        if (uuid_canonicalize(uuid, canon) < 0 || strcmp(canon, uuid) != 0)
+                return -EINVAL;
+        dfd = openat_beneath(s->root_fd, "bus/mdev/devices", O_PATH | O_DIRECTORY);
+        if (dfd < 0)
+                return dfd;
+        n = readlinkat(dfd, canon, target, sizeof(target) - 1);
+        if (n < 0)
+                return -errno;
+        target[n] = 0;
+        /* ".../<parent>/<uuid>": the component before the last. */
+        end = strrchr(target, '/');
+        if (!end || strcmp(end + 1, canon) != 0)
+                return -EINVAL;
+        for (start = end; start > target && start[-1] != '/'; start--)
+                ;
+        snprintf(path, sizeof(path), "%.*s", (int) (end - start), start);
+        if (!sysfs_name_is_valid(path) || (size_t) (end - start) >= sizeof(path))
+                return -EINVAL;
+        *ret = strdup(path);
+        return *ret ? 0 : -ENOMEM;
+}

@@ -71,3 +71,7 @@ int sysfs_name_is_valid(const char *name);
  * NULL-terminated array the caller frees with sysfs_strv_free(). */
 int sysfs_list_dir(Sysfs *s, const char *path, char ***ret);
 char **sysfs_strv_free(char **v);
+
+/** sysfs_mdev_parent_name() - the name of the device an mdev was created
+ * on: the directory its device directory sits in. */
+int sysfs_mdev_parent_name(Sysfs *s, const char *uuid, char **ret);
