@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "registry.h"
 #include "shared/hashmap.h"
@@ -59,6 +60,19 @@ static Group *find_group(const Registry *r, int64_t id) {
         return hashmap_get(r->groups, key);
 }
 
+/* Recompute viability; a change alters every member's "assignable", so
+ * their cached JSON goes. */
+static void update_viable(Group *g) {
+        bool v = group_compute_viable(g);
+
+        if (v != g->viable)
+                for (size_t i = 0; i < g->n_members; i++) {
+                        free(g->members[i]->json_text);
+                        g->members[i]->json_text = NULL;
+                }
+        g->viable = v;
+}
+
 static void notify_group(Registry *r, RegistryChange what, const Group *g) {
         if (r->cb.group)
                 r->cb.group(r, what, g, r->cb.userdata);
@@ -76,7 +90,7 @@ static void group_leave(Registry *r, Device *d) {
                 group_free(g);
                 return;
         }
-        g->viable = group_compute_viable(g);
+        update_viable(g);
         notify_group(r, REGISTRY_CHANGED, g);
 }
 
@@ -107,7 +121,7 @@ static int group_join(Registry *r, Device *d) {
                 }
                 return k;
         }
-        g->viable = group_compute_viable(g);
+        update_viable(g);
         notify_group(r, added ? REGISTRY_ADDED : REGISTRY_CHANGED, g);
         return 0;
 }
@@ -136,7 +150,7 @@ int registry_put_device(Registry *r, Device *d) {
                         for (size_t i = 0; i < g->n_members; i++)
                                 if (g->members[i] == old)
                                         g->members[i] = d;
-                        g->viable = group_compute_viable(g);
+                        update_viable(g);
                         notify_group(r, REGISTRY_CHANGED, g);
                         k = 0;
                 } else {
@@ -240,4 +254,20 @@ int registry_list_groups(const Registry *r, const Group ***ret, size_t *ret_n) {
 json_object *registry_device_to_json(const Registry *r, const Device *d) {
         const Group *g = find_group(r, d->iommu_group);
         return device_to_json(d, g && g->viable);
+}
+
+const char *registry_device_json_text(const Registry *r, const Device *d) {
+        Device *dd = (Device *) d; /* the cache is ours to fill */
+        json_object *o;
+        const char *s;
+
+        if (dd->json_text)
+                return dd->json_text;
+        o = registry_device_to_json(r, d);
+        if (!o)
+                return NULL;
+        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        dd->json_text = s ? strdup(s) : NULL;
+        json_object_put(o);
+        return dd->json_text;
 }

@@ -58,3 +58,7 @@ int registry_list_groups(const Registry *r, const Group ***ret, size_t *ret_n);
 
 /** registry_device_to_json() - device_to_json() with its group's viability. */
 json_object *registry_device_to_json(const Registry *r, const Device *d);
+
+/** registry_device_json_text() - the same, serialized, cached until the
+ * device or its group's viability changes.  Owned by the registry. */
+const char *registry_device_json_text(const Registry *r, const Device *d);

@@ -195,10 +195,11 @@ static void connection_update_events(VarlinkConnection *c) {
                 c->io_events = ev;
 }
 
-static int connection_queue(VarlinkConnection *c, json_object *msg, int *fds, size_t n_fds) {
+static int connection_queue(VarlinkConnection *c, json_object *msg, const char *text, int *fds, size_t n_fds) {
         int r;
 
-        r = varlink_writer_queue(&c->writer, msg, fds, n_fds);
+        r = text ? varlink_writer_queue_text(&c->writer, text, fds, n_fds)
+                 : varlink_writer_queue(&c->writer, msg, fds, n_fds);
         if (r < 0) {
                 server_log(c->server, "varlink connection %u: cannot queue a reply (%s), disconnecting",
                            c->id, strerror(-r));
@@ -255,7 +256,7 @@ static void connection_send_error(VarlinkConnection *c, bool oneway, const char 
                 connection_fail(c);
                 return;
         }
-        (void) connection_queue(c, msg, NULL, 0);
+        (void) connection_queue(c, msg, NULL, NULL, 0);
 }
 
 /* The stream can't be trusted past this point: answer if that keeps the
@@ -373,7 +374,7 @@ static int call_send(VarlinkCall *call, json_object *parameters, const char *err
                         connection_fail(c);
                         r = -ENOMEM;
                 } else {
-                        r = connection_queue(c, msg, fds, n_fds);
+                        r = connection_queue(c, msg, NULL, fds, n_fds);
                 }
         }
         /* A final reply ends the call even when it can't be delivered:
@@ -387,6 +388,42 @@ static int call_send(VarlinkCall *call, json_object *parameters, const char *err
 
 int varlink_call_reply(VarlinkCall *call, json_object *parameters) {
         return call_send(call, parameters, NULL, false);
+}
+
+int varlink_call_reply_text(VarlinkCall *call, const char *parameters_json) {
+        VarlinkConnection *c = call->conn;
+        _cleanup_free_ char *msg = NULL;
+        int *fds;
+        size_t n_fds, n;
+        int r;
+
+        if (!parameters_json || parameters_json[0] != '{')
+                return -EINVAL;
+        if (call->oneway)
+                return 0;
+        if (call->finished)
+                return -EALREADY;
+        if (!c || c->failed) {
+                r = -ENOTCONN;
+        } else {
+                n = strlen(parameters_json);
+                msg = malloc(n + sizeof("{\"parameters\":}"));
+                if (!msg) {
+                        connection_fail(c);
+                        r = -ENOMEM;
+                } else {
+                        memcpy(msg, "{\"parameters\":", 14);
+                        memcpy(msg + 14, parameters_json, n);
+                        memcpy(msg + 14 + n, "}", 2);
+                        fds = TAKE_PTR(call->out_fds);
+                        n_fds = call->n_out_fds;
+                        call->n_out_fds = 0;
+                        r = connection_queue(c, NULL, msg, fds, n_fds);
+                }
+        }
+        call->finished = true;
+        call_end(call, false);
+        return r;
 }
 
 int varlink_call_notify(VarlinkCall *call, json_object *parameters) {

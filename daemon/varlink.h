@@ -147,6 +147,11 @@ void varlink_call_unrefp(VarlinkCall **c);
  * (the client is then disconnected), -EINVAL for non-object parameters.
  * After it, the cancel callback is never called. */
 int varlink_call_reply(VarlinkCall *c, json_object *parameters);
+/** varlink_call_reply_text() - the final reply with parameters already
+ * serialized: @parameters_json must be one JSON object, as the daemon
+ * itself made it (no NUL; not validated beyond its first byte).  For
+ * large replies assembled from cached pieces. */
+int varlink_call_reply_text(VarlinkCall *c, const char *parameters_json);
 /** varlink_call_notify() - a reply with "continues": true.  Only for calls
  * made with "more" (else -EPROTO); otherwise as varlink_call_reply(), but
  * the call stays pending. */

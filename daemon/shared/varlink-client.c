@@ -507,12 +507,19 @@ size_t varlink_writer_pending(const VarlinkWriter *w) {
 
 int varlink_writer_queue(VarlinkWriter *w, json_object *msg, int *fds, size_t n_fds) {
         const char *s;
-        size_t n;
 
         s = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        if (!s)
-                goto fail_nomem;
-        n = strlen(s) + 1;
+        if (!s) {
+                close_many(fds, n_fds);
+                free(fds);
+                return -ENOMEM;
+        }
+        return varlink_writer_queue_text(w, s, fds, n_fds);
+}
+
+int varlink_writer_queue_text(VarlinkWriter *w, const char *s, int *fds, size_t n_fds) {
+        size_t n = strlen(s) + 1;
+
         if (n_fds > VARLINK_FDS_HARD_MAX)
                 goto fail_toomany;
         if (varlink_writer_pending(w) + n > w->max_size) {

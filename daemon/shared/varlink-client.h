@@ -161,6 +161,8 @@ void varlink_writer_done(VarlinkWriter *w);
  * frees the @fds array itself; not @msg.  -ENOBUFS when the unsent output
  * would exceed the limit; -ENOMEM. */
 int varlink_writer_queue(VarlinkWriter *w, json_object *msg, int *fds, size_t n_fds);
+/* The same for a message already serialized (one JSON object, no NUL). */
+int varlink_writer_queue_text(VarlinkWriter *w, const char *text, int *fds, size_t n_fds);
 /** varlink_writer_flush() - write what the socket takes without
  * blocking: 0 when everything is out, -EAGAIN when the socket is full,
  * else -errno (-EPIPE: the peer is gone). */

@@ -63,6 +63,17 @@ static int method_echo(VarlinkCall *c, json_object *params, void *userdata) {
         return varlink_call_reply(c, json_object_get(params));
 }
 
+/* A reply assembled as text, with an fd, as ListDevices assembles its own. */
+static int method_text(VarlinkCall *c, json_object *params, void *userdata) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        close(p[1]);
+        assert_int_equal(varlink_call_push_fd(c, p[0]), 0);
+        assert_int_equal(varlink_call_reply_text(c, "not an object"), -EINVAL);
+        return varlink_call_reply_text(c, "{\"items\":[{\"a\":1},{\"a\":2}]}");
+}
+
 static int method_strict(VarlinkCall *c, json_object *params, void *userdata) {
         const char *name;
         uint32_t count;
@@ -318,6 +329,7 @@ static const struct {
 } test_methods[] = {
         { IFACE ".Overflow", method_overflow },
         { IFACE ".Echo", method_echo },
+        { IFACE ".Text", method_text },
         { IFACE ".Strict", method_strict },
         { IFACE ".Stream", method_stream },
         { IFACE ".Deferred", method_deferred },
@@ -626,6 +638,30 @@ static void test_json_getters(void **state) {
 }
 
 /* ---- org.varlink.service ---- */
+
+static void test_reply_text(void **state) {
+        Fixture *f = *state;
+        _cleanup_(varlink_client_freep) VarlinkClient *c = new_client(f);
+        json_object *reply, *items;
+        char *error;
+        int fd;
+
+        reply = call(f, c, IFACE ".Text", NULL, &error);
+        assert_null(error);
+        assert_true(json_object_object_get_ex(reply, "items", &items));
+        assert_int_equal(json_object_array_length(items), 2);
+        assert_int_equal(iget(json_object_array_get_idx(items, 1), "a"), 2);
+        /* The fd pushed before the text reply travels with it. */
+        fd = varlink_client_take_fd(c, 0);
+        assert_true(fd >= 0);
+        close(fd);
+        json_object_put(reply);
+        /* The connection goes on after a text reply. */
+        reply = call(f, c, IFACE ".Echo", "{\"x\":1}", &error);
+        assert_null(error);
+        assert_int_equal(iget(reply, "x"), 1);
+        json_object_put(reply);
+}
 
 static void test_get_info(void **state) {
         Fixture *f = *state;
@@ -1505,6 +1541,7 @@ int main(void) {
                 cmocka_unit_test(test_json_getters),
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
                 T(test_get_info),
+                T(test_reply_text),
                 T(test_get_interface_description),
                 T(test_method_not_found),
                 T(test_malformed_calls),
