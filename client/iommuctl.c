@@ -206,7 +206,10 @@ static void assignability(json_object *dev, json_object *groups, char *buf, size
                         char extra[32] = "";
                         if (more)
                                 snprintf(extra, sizeof(extra), " +%zu", more);
-                        snprintf(buf, n, "no: %s (%s)%s", sget(b, "device"), sget(b, "driver"), extra);
+                        if (strcmp(sget(b, "device"), sget(dev, "name")) == 0)
+                                snprintf(buf, n, "no: host driver %s%s", sget(b, "driver"), extra);
+                        else
+                                snprintf(buf, n, "no: %s (%s)%s", sget(b, "device"), sget(b, "driver"), extra);
                         return;
                 }
         }
