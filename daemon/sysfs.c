@@ -73,8 +73,19 @@ static int openat_beneath(int dirfd, const char *path, int flags) {
                 .flags = (uint64_t) (flags | O_CLOEXEC),
                 .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
         };
-        int fd = (int) syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-        return fd < 0 ? -errno : fd;
+        int fd;
+
+        /* With RESOLVE_IN_ROOT the kernel answers EAGAIN when a rename or
+         * mount anywhere raced with a ".." walk it could not then vouch
+         * for (netdev renames on a host, other tests here); retrying is
+         * what openat2(2) prescribes. */
+        for (int i = 0;; i++) {
+                fd = (int) syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+                if (fd >= 0)
+                        return fd;
+                if (errno != EAGAIN || i >= 64)
+                        return -errno;
+        }
 }
 
 int sysfs_open_at(Sysfs *s, const char *path, int flags) {
@@ -199,34 +210,28 @@ int sysfs_device_read_link_name(Sysfs *s, SysfsBus bus, const char *name, const 
         return r < 0 ? r : sysfs_read_link_name(s, path, ret);
 }
 
+static void strvp(char ***v) {
+        sysfs_strv_free(*v);
+}
+
 int sysfs_device_dir_entry(Sysfs *s, SysfsBus bus, const char *name, const char *subdir,
                            const char *prefix, char **ret) {
+        _cleanup_(strvp) char **entries = NULL;
         char path[256];
-        struct dirent *de;
-        DIR *d;
-        int fd, r;
+        int r;
 
         r = device_path(bus, name, subdir, path, sizeof(path));
         if (r < 0)
                 return r;
-        fd = sysfs_open_at(s, path, O_RDONLY | O_DIRECTORY);
-        if (fd < 0)
-                return fd;
-        d = fdopendir(fd);
-        if (!d) {
-                r = -errno;
-                safe_close(fd);
+        r = sysfs_list_dir(s, path, &entries);
+        if (r < 0)
                 return r;
-        }
-        r = -ENOENT;
-        while ((de = readdir(d)))
-                if (strncmp(de->d_name, prefix, strlen(prefix)) == 0) {
-                        *ret = strdup(de->d_name);
-                        r = *ret ? 0 : -ENOMEM;
-                        break;
+        for (char **e = entries; *e; e++)
+                if (strncmp(*e, prefix, strlen(prefix)) == 0) {
+                        *ret = strdup(*e);
+                        return *ret ? 0 : -ENOMEM;
                 }
-        closedir(d);
-        return r;
+        return -ENOENT;
 }
 
 int sysfs_exists(Sysfs *s, const char *path) {

@@ -48,3 +48,18 @@ dmar_fault_logged() {
 	local short=${1#0000:}
 	dmesg | grep -E "DMAR: .*Request device \[$short\] fault addr (0x)?0*${2#0x}" 
 }
+
+# edu_dma_check iommufd|legacy BDF: bind BDF to vfio-pci, run edu-dma
+# (bytes verified, a DMA to an unmapped IOVA blocked), and check the
+# kernel logged a DMAR fault for BDF at that IOVA; then restore BDF.
+edu_dma_check() {
+	local mode=$1 bdf=$2 out iova
+	bind_driver "$bdf" vfio-pci
+	dmesg -C
+	out=$(edu-dma "$mode" "$bdf") || { echo "$out"; fail "edu-dma $mode failed"; }
+	echo "$out"
+	iova=$(sed -n 's/^fault-iova: //p' <<<"$out")
+	wait_for 5 dmar_fault_logged "$bdf" "$iova" || { dmesg | tail -n 20; fail "no DMAR fault logged for $bdf at $iova"; }
+	ok "kernel logged: $(dmar_fault_logged "$bdf" "$iova" | head -n1)"
+	restore_driver "$bdf"
+}
