@@ -108,3 +108,19 @@ void testbed_set_driver(Testbed *t, const char *bdf, const char *driver) {
                 assert_int_equal(symlink(target, path), 0);
         }
 }
+
+/* The fake host: a root port, a conventional bridge with two devices in
+ * one group, an SR-IOV PF with two VFs, a device with no IOMMU group. */
+void testbed_add_sample_host(Testbed *t) {
+        testbed_add_pci(t, "0000:00:01.0", 0x1b36, 0x000c, 1, "pcieport");
+        testbed_add_pci(t, "0000:00:02.0", 0x1b36, 0x0001, 2, NULL);
+        testbed_add_pci(t, "0000:01:00.0", 0x8086, 0x10d3, 2, "e1000e");
+        testbed_add_pci(t, "0000:01:01.0", 0x1234, 0x11e8, 2, NULL);
+        testbed_add_pci(t, "0000:03:00.0", 0x8086, 0x10c9, 3, "pci-pf-stub");
+        umockdev_testbed_set_attribute(t->tb, "/sys/devices/pci0000:00/0000:03:00.0", "sriov_totalvfs", "4096");
+        umockdev_testbed_set_attribute(t->tb, "/sys/devices/pci0000:00/0000:03:00.0", "sriov_numvfs", "2");
+        testbed_add_vf(t, "0000:03:10.0", "0000:03:00.0", 4);
+        testbed_add_vf(t, "0000:03:10.2", "0000:03:00.0", 5);
+        testbed_add_pci(t, "0000:00:1f.0", 0x8086, 0x2918, -1, NULL);
+}
+

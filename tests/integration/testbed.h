@@ -32,3 +32,10 @@ void testbed_add_vf(Testbed *t, const char *bdf, const char *pf, int group);
 /* Point @bdf's driver link at @driver (NULL: unbound), as a bind does;
  * the caller sends the uevent. */
 void testbed_set_driver(Testbed *t, const char *bdf, const char *driver);
+
+/* The sample host the integration tests share: a root port (group 1,
+ * pcieport), a conventional bridge with two devices in one group (2: the
+ * bridge, 01:00.0 on e1000e, 01:01.0 unbound), an SR-IOV PF on
+ * pci-pf-stub (group 3) with VFs 03:10.0 and 03:10.2 (groups 4, 5), and
+ * 00:1f.0 with no group: 8 functions. */
+void testbed_add_sample_host(Testbed *t);
