@@ -3,10 +3,15 @@
 # IOMMU, a few virtio functions): it lists every PCI function sysfs has,
 # each marked as having no group when the host has no IOMMU groups, and
 # answers GetStatus.  Real sysfs and udev, no fakes.  Needs root.
-# Usage: host-daemon.sh IOMMUD IOMMUCTL
+# Usage: host-daemon.sh IOMMUD IOMMUCTL UEVENT-INJECT
+# In a private network namespace: the Monitor check injects uevents, and
+# no other listener on the host may see them.
 set -uo pipefail
-iommud=$1 iommuctl=$2
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
+if [ -z "${IOMMUD_IN_NETNS:-}" ]; then
+	IOMMUD_IN_NETNS=1 exec unshare --net -- "$0" "$@"
+fi
+iommud=$1 iommuctl=$2 inject=$3
 dir=$(mktemp -d)
 sock=$dir/org.iommud.Manager
 "$iommud" --varlink-socket "$sock" --log-level debug 2>"$dir/log" &
@@ -17,7 +22,7 @@ t() { n=$((n + 1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n -
 fail=0
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
 
-echo "1..16"
+echo "1..17"
 list=$("$iommuctl" --socket "$sock" --json list)
 t "iommuctl list answers" '[ -n "$list" ]'
 sys_n=$(ls /sys/bus/pci/devices | wc -l)
@@ -38,6 +43,6 @@ done
 t "every function's driver agrees with sysfs" '[ $drivers_ok = 1 ]'
 t "status counts the same devices" '[ "$("$iommuctl" --socket "$sock" --json status | jq .devices)" = "$(jq length <<<"$list")" ]'
 # A foreign client, python3-varlink, over the same socket.
-/usr/bin/python3 "$(dirname "$0")/varlink-foreign.py" "$sock" $((n + 1)) || fail=1
+/usr/bin/python3 "$(dirname "$0")/varlink-foreign.py" "$sock" $((n + 1)) "$inject" || fail=1
 [ $fail = 0 ] || sed 's/^/# /' "$dir/log"
 exit $fail

@@ -1,12 +1,15 @@
 #!/usr/bin/python3
 # A foreign varlink client (python3-varlink) must find iommud to be real
 # varlink: it reads the interface description, calls every method, and
-# follows Monitor.  Prints TAP lines starting at number $2.
-# Usage: varlink-foreign.py SOCKET FIRST_TAP_NUMBER
+# follows Monitor (through a remove and an add injected with uevent-inject
+# for a real device).  Prints TAP lines starting at number $2.
+# Usage: varlink-foreign.py SOCKET FIRST_TAP_NUMBER UEVENT-INJECT
+import os
+import subprocess
 import sys
 import varlink
 
-sock, n = sys.argv[1], int(sys.argv[2])
+sock, n, inject = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 failed = False
 
 
@@ -57,4 +60,19 @@ with client.open('org.iommud.Manager') as conn:
     it = conn.Monitor(_more=True)
     first = next(it)
     t('Monitor streams with continues, starting with "subscribed"', first['event'] == 'subscribed')
+    if devices:
+        name = devices[0]['name']
+        devpath = os.path.realpath('/sys/bus/pci/devices/' + name)[len('/sys'):]
+        subprocess.run([inject, 'remove', devpath, 'pci'], check=True)
+        subprocess.run([inject, 'add', devpath, 'pci'], check=True)
+        seen = []
+        for m in it:
+            if m.get('device'):
+                seen.append((m['event'], m['device']['name']))
+            if ('add', name) in seen:
+                break
+        t('Monitor follows a remove and an add of %s' % name,
+          seen.index(('remove', name)) < seen.index(('add', name)), repr(seen))
+    else:
+        t('Monitor follows a remove and an add # SKIP no PCI device', True)
 sys.exit(1 if failed else 0)
