@@ -14,7 +14,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "build-config.h"
 #include "shared/macro.h"
 #include "shared/pci-address.h"
 #include "shared/uuid.h"
@@ -430,6 +430,8 @@ static int cmd_status(VarlinkClient *c) {
                        sget(reply, "groups"), "mdevs", sget(reply, "mdevs"));
                 printf("%12s: %s (%s full rescans after %s udev overruns)\n", "uevents", sget(reply, "events"),
                        sget(reply, "rescans"), sget(reply, "overruns"));
+                printf("%12s: %s, %s [Assignable] rule(s)\n", "policy", sget(reply, "config"),
+                       sget(reply, "assignableRules"));
         }
         json_object_put(reply);
         return EXIT_OK;

@@ -9,11 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "build-config.h"
 #include "manager.h"
 #include "shared/log.h"
 
 #define DEFAULT_SOCKET "/run/iommud/org.iommud.Manager"
+#define DEFAULT_CONFIG "/etc/iommud/iommud.conf"
 
 static void help(void) {
         printf("Usage: iommud [OPTIONS]\n"
@@ -27,20 +28,23 @@ static void help(void) {
                "  -l --log-level LEVEL      err, warning, notice, info (default) or debug\n"
                "     --varlink-socket PATH  Listen on PATH when not socket-activated\n"
                "                            (default: " DEFAULT_SOCKET ")\n"
+               "     --config PATH          The policy (default: " DEFAULT_CONFIG ";\n"
+               "                            none means nothing is assignable)\n"
                "\n"
                "See iommud(8).\n");
 }
 
 int main(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100, ARG_VARLINK_SOCKET };
+        enum { ARG_VERSION = 0x100, ARG_VARLINK_SOCKET, ARG_CONFIG };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "log-level", required_argument, NULL, 'l' },
                 { "varlink-socket", required_argument, NULL, ARG_VARLINK_SOCKET },
+                { "config", required_argument, NULL, ARG_CONFIG },
                 { NULL, 0, NULL, 0 }
         };
-        ManagerOptions o = { .varlink_socket = DEFAULT_SOCKET, .sysfs_root = "/sys" };
+        ManagerOptions o = { .varlink_socket = DEFAULT_SOCKET, .sysfs_root = "/sys", .config_path = DEFAULT_CONFIG };
         Manager *m = NULL;
         int c, r;
 
@@ -67,6 +71,9 @@ int main(int argc, char **argv) {
                                 return EXIT_FAILURE;
                         }
                         o.varlink_socket = optarg;
+                        break;
+                case ARG_CONFIG:
+                        o.config_path = optarg;
                         break;
                 default:
                         fprintf(stderr, "Try 'iommud --help'.\n");

@@ -8,6 +8,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "build-config.h"
 #include "config.h"
 #include "manager.h"
 #include "shared/log.h"
@@ -27,6 +28,7 @@ struct Manager {
         Registry *registry;
         Scanner *scanner;
         VarlinkServer *varlink;
+        Config *config;
         char *varlink_socket;
         bool bound_socket;      /* we made the socket file, so we remove it */
         ManagerWatch *watches;
@@ -80,6 +82,14 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         r = sd_event_default(&m->event);
         if (r < 0)
                 return r;
+        {
+                _cleanup_free_ char *err = NULL;
+                /* A broken policy stops the daemon: guessing could hand
+                 * out a device the admin meant to keep. */
+                r = config_load(o->config_path, &m->config, &err);
+                if (r < 0)
+                        return log_error_errno(r, "Refusing to start: %s", err ? err : strerror(-r));
+        }
         r = sysfs_new(o->sysfs_root, &m->sysfs);
         if (r < 0)
                 return log_error_errno(r, "Failed to open %s: %m", o->sysfs_root);
@@ -106,6 +116,7 @@ Manager *manager_free(Manager *m) {
                 (void) unlink(m->varlink_socket);
         scanner_free(m->scanner);
         registry_free(m->registry);
+        config_free(m->config);
         sysfs_free(m->sysfs);
         sd_event_unref(m->event);
         free(m->varlink_socket);
@@ -115,6 +126,10 @@ Manager *manager_free(Manager *m) {
 
 void manager_freep(Manager **m) {
         manager_free(*m);
+}
+
+const Config *manager_get_config(Manager *m) {
+        return m->config;
 }
 
 Registry *manager_get_registry(Manager *m) {
@@ -262,6 +277,8 @@ json_object *manager_status(Manager *m) {
         json_object_object_add(o, "events", json_object_new_int64((int64_t) st->events));
         json_object_object_add(o, "rescans", json_object_new_int64((int64_t) st->rescans));
         json_object_object_add(o, "overruns", json_object_new_int64((int64_t) st->overruns));
+        json_object_object_add(o, "config", json_object_new_string(m->config->path));
+        json_object_object_add(o, "assignableRules", json_object_new_int64((int64_t) m->config->assignable.n));
         return o;
 }
 

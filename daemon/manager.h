@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 #include <systemd/sd-event.h>
 
+#include "config.h"
 #include "registry.h"
 #include "scanner.h"
 #include "sysfs.h"
@@ -19,6 +20,7 @@ typedef struct ManagerWatch ManagerWatch;
 typedef struct ManagerOptions {
         const char *varlink_socket;     /* path to bind when not socket-activated */
         const char *sysfs_root;         /* "/sys" */
+        const char *config_path;        /* /etc/iommud/iommud.conf */
 } ManagerOptions;
 
 /* @event is "add", "remove" or "change"; exactly one of @device and @group
@@ -35,6 +37,7 @@ int manager_startup(Manager *m);
 /** manager_run() - run until SIGTERM/SIGINT; READY=1 to systemd first. */
 int manager_run(Manager *m);
 
+const Config *manager_get_config(Manager *m);
 Registry *manager_get_registry(Manager *m);
 Sysfs *manager_get_sysfs(Manager *m);
 sd_event *manager_get_event(Manager *m);

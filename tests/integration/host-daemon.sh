@@ -14,7 +14,7 @@ fi
 iommud=$1 iommuctl=$2 inject=$3
 dir=$(mktemp -d)
 sock=$dir/org.iommud.Manager
-"$iommud" --varlink-socket "$sock" --log-level debug 2>"$dir/log" &
+"$iommud" --varlink-socket "$sock" --config /nonexistent/iommud.conf --log-level debug 2>"$dir/log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
 n=0
@@ -22,7 +22,7 @@ t() { n=$((n + 1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n -
 fail=0
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
 
-echo "1..17"
+echo "1..18"
 list=$("$iommuctl" --socket "$sock" --json list)
 t "iommuctl list answers" '[ -n "$list" ]'
 sys_n=$(ls /sys/bus/pci/devices | wc -l)
@@ -42,6 +42,12 @@ for d in /sys/bus/pci/devices/*; do
 done
 t "every function's driver agrees with sysfs" '[ $drivers_ok = 1 ]'
 t "status counts the same devices" '[ "$("$iommuctl" --socket "$sock" --json status | jq .devices)" = "$(jq length <<<"$list")" ]'
+printf '[Assignable]\nAddress=0000:00:03.0\n[Limits]\nMaxMemlock=lots\n' > "$dir/bad.conf"
+"$iommud" --config "$dir/bad.conf" --varlink-socket "$dir/other" 2>"$dir/bad.log"
+rc=$?
+t "a broken iommud.conf stops the daemon, naming file and line" \
+  '[ $rc != 0 ] && grep -q "bad.conf:4: invalid MaxMemlock=lots" "$dir/bad.log" && [ ! -e "$dir/other" ]'
+
 # A foreign client, python3-varlink, over the same socket.
 /usr/bin/python3 "$(dirname "$0")/varlink-foreign.py" "$sock" $((n + 1)) "$inject" || fail=1
 [ $fail = 0 ] || sed 's/^/# /' "$dir/log"

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * config.h - /etc/iommud/iommud.conf: which devices may be assigned, which
+ * are managed, which are reserved at boot, and limits.  See iommud.conf(5).
+ *
+ * Parsed strictly: an unknown section or key, a malformed value, a stray
+ * character is an error naming the file and line, and a daemon with a
+ * broken configuration refuses to start rather than guess.  No file means
+ * the defaults: nothing is assignable.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "device.h"
+
+typedef enum ConfigMatchKind {
+        CONFIG_MATCH_ADDRESS,   /* Address=0000:01:00.0 */
+        CONFIG_MATCH_ID,        /* Id=8086:10ca, Id=8086:* */
+        CONFIG_MATCH_CLASS,     /* Class=02, 0200 or 020000 */
+        CONFIG_MATCH_PARENT,    /* Parent=0000:02:00.0 (its VFs) or mtty (its mdevs) */
+} ConfigMatchKind;
+
+typedef struct ConfigMatch {
+        ConfigMatchKind kind;
+        unsigned line;
+        PciAddress address;
+        uint16_t vendor, device;
+        bool any_device;
+        uint32_t class_prefix;
+        unsigned class_digits;  /* 2, 4 or 6 */
+        char *parent;
+} ConfigMatch;
+
+typedef struct ConfigMatchSet {
+        ConfigMatch *matches;
+        size_t n;
+} ConfigMatchSet;
+
+typedef struct Config {
+        char *path;
+        ConfigMatchSet assignable;
+        ConfigMatchSet managed;
+        ConfigMatchSet reserve;
+        uint64_t max_memlock;   /* bytes; 0: none granted */
+} Config;
+
+#define CONFIG_LINE_MAX 1024
+#define CONFIG_MATCHES_MAX 4096
+
+/** config_parse() - parse @text (@size bytes) read from @path.  On a
+ * parse error returns -EINVAL with "PATH:LINE: what is wrong" in
+ * *@ret_error (caller frees). */
+int config_parse(const char *text, size_t size, const char *path, Config **ret, char **ret_error);
+
+/** config_load() - read and parse @path; a missing file gives the
+ * defaults (nothing assignable).  Errors as config_parse(), or -errno
+ * with the reason in *@ret_error. */
+int config_load(const char *path, Config **ret, char **ret_error);
+
+Config *config_new_default(const char *path);
+Config *config_free(Config *c);
+void config_freep(Config **c);
+
+/** config_match() - whether @d matches any rule of @set; the first
+ * matching rule's line in *@ret_line. */
+bool config_match(const ConfigMatchSet *set, const Device *d, unsigned *ret_line);
