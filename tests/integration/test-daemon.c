@@ -25,6 +25,8 @@
 
 static const char *iommud, *iommuctl;
 
+#define MDEV "3b1d2f63-2a3c-4f39-9b3e-6c1a5e9c0d01"
+
 typedef struct Fixture {
         Testbed *t;
         pid_t daemon;
@@ -37,6 +39,7 @@ static int setup(void **state) {
 
         f->t = testbed_new();
         testbed_add_sample_host(f->t);
+        testbed_add_mtty(f->t, MDEV, 9);
         snprintf(f->sock, sizeof(f->sock), "%s/iommud.sock", f->t->root);
         /* The daemon inherits the preload and $UMOCKDEV_DIR. */
         f->daemon = fork();
@@ -143,7 +146,7 @@ static void test_list_matches_host(void **state) {
 
         assert_int_equal(st, 0);
         assert_non_null(list);
-        assert_int_equal(json_object_array_length(list), 8);
+        assert_int_equal(json_object_array_length(list), 9);
         d = find(list, "0000:01:00.0");
         assert_non_null(d);
         assert_string_equal(sget(d, "driver"), "e1000e");
@@ -155,6 +158,30 @@ static void test_list_matches_host(void **state) {
         d = find(list, "0000:00:1f.0");
         assert_null(sget(d, "iommuGroup"));
         json_object_put(list);
+
+        /* The mdev: kind, parent, type, group; listed after the PCI functions. */
+        list = ctl(f, "list", &st);
+        d = json_object_array_get_idx(list, 8);
+        assert_string_equal(sget(d, "name"), MDEV);
+        assert_string_equal(sget(d, "kind"), "mdev");
+        assert_string_equal(sget(d, "parent"), "mtty");
+        assert_string_equal(sget(d, "mdevType"), "mtty-2");
+        assert_string_equal(sget(d, "iommuGroup"), "9");
+        assert_true(json_object_get_boolean(json_object_object_get(d, "assignable")));
+        json_object_put(list);
+
+        /* The parent and its types, read live. */
+        json_object *types = ctl(f, "mdev-types", &st), *p, *tv;
+        assert_int_equal(st, 0);
+        assert_int_equal(json_object_array_length(types), 1);
+        p = json_object_array_get_idx(types, 0);
+        assert_string_equal(sget(p, "parent"), "mtty");
+        assert_true(json_object_object_get_ex(p, "types", &tv));
+        assert_int_equal(json_object_array_length(tv), 2);
+        assert_string_equal(sget(json_object_array_get_idx(tv, 1), "id"), "mtty-2");
+        assert_string_equal(sget(json_object_array_get_idx(tv, 1), "name"), "Dual port serial");
+        assert_string_equal(sget(json_object_array_get_idx(tv, 1), "availableInstances"), "11");
+        json_object_put(types);
 
         /* The bridged group names its blocker. */
         json_object *g = ctl(f, "group 2", &st), *b;

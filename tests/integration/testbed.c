@@ -124,3 +124,34 @@ void testbed_add_sample_host(Testbed *t) {
         testbed_add_pci(t, "0000:00:1f.0", 0x8086, 0x2918, -1, NULL);
 }
 
+
+void testbed_add_mtty(Testbed *t, const char *uuid, int group) {
+        static const char *const parent = "/sys/devices/virtual/mtty/mtty";
+        char desc[1024], path[64], devs[128], link[160];
+        GError *err = NULL;
+
+        umockdev_testbed_set_attribute(t->tb, parent, "mdev_supported_types/mtty-1/name", "Single port serial");
+        umockdev_testbed_set_attribute(t->tb, parent, "mdev_supported_types/mtty-1/available_instances", "24");
+        umockdev_testbed_set_attribute(t->tb, parent, "mdev_supported_types/mtty-1/device_api", "vfio-pci");
+        umockdev_testbed_set_attribute(t->tb, parent, "mdev_supported_types/mtty-2/name", "Dual port serial");
+        umockdev_testbed_set_attribute(t->tb, parent, "mdev_supported_types/mtty-2/available_instances", "11");
+        umockdev_testbed_set_attribute(t->tb, parent, "mdev_supported_types/mtty-2/device_api", "vfio-pci");
+        umockdev_testbed_set_attribute_link(t->tb, "/sys/class", "mdev_bus/mtty", "../../devices/virtual/mtty/mtty");
+        if (!uuid)
+                return;
+        snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%d", group);
+        snprintf(devs, sizeof(devs), "iommu_groups/%d/type", group);
+        umockdev_testbed_set_attribute(t->tb, "/sys/kernel", devs, "DMA");
+        snprintf(link, sizeof(link), "../../../../devices/virtual/mtty/mtty/%s", uuid);
+        snprintf(devs, sizeof(devs), "devices/%s", uuid);
+        umockdev_testbed_set_attribute_link(t->tb, path, devs, link);
+        snprintf(desc, sizeof(desc),
+                 "P: /devices/virtual/mtty/mtty/%s\n"
+                 "E: SUBSYSTEM=mdev\n"
+                 "E: MDEV_TYPE=mtty-2\n"
+                 "L: mdev_type=../mdev_supported_types/mtty-2\n"
+                 "L: iommu_group=../../../../../kernel/iommu_groups/%d\n",
+                 uuid, group);
+        assert_true(umockdev_testbed_add_from_string(t->tb, desc, &err));
+        assert_null(err);
+}

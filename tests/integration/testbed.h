@@ -39,3 +39,7 @@ void testbed_set_driver(Testbed *t, const char *bdf, const char *driver);
  * pci-pf-stub (group 3) with VFs 03:10.0 and 03:10.2 (groups 4, 5), and
  * 00:1f.0 with no group: 8 functions. */
 void testbed_add_sample_host(Testbed *t);
+
+/* The mtty sample driver as an mdev parent (types mtty-1, mtty-2), and,
+ * unless @uuid is NULL, one mdev of type mtty-2 in IOMMU group @group. */
+void testbed_add_mtty(Testbed *t, const char *uuid, int group);
