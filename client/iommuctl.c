@@ -306,7 +306,26 @@ static int cmd_show(VarlinkClient *c, const char *name) {
                 print_field("parent", sget(d, "parent"));
                 print_field("mdev type", sget(d, "mdevType"));
                 print_field("physical function", sget(d, "physfn"));
-                print_field("SR-IOV VFs", sget(d, "sriovTotalVfs") ? sget(d, "sriovNumVfs") : NULL);
+                if (sget(d, "sriovTotalVfs")) {
+                        /* A VF names its PF; the PF's VFs are those that
+                         * name it (kept out of the PF's own record, which
+                         * would otherwise change with every VF). */
+                        json_object *all = NULL, *devs;
+                        char line[512];
+                        size_t k = (size_t) snprintf(line, sizeof(line), "%s of %s", sget(d, "sriovNumVfs"),
+                                                     sget(d, "sriovTotalVfs"));
+                        if (call(c, IFACE ".ListDevices", NULL, &all) == EXIT_OK &&
+                            json_object_object_get_ex(all, "devices", &devs))
+                                for (size_t i = 0, n = 0; i < json_object_array_length(devs) && k < sizeof(line); i++) {
+                                        json_object *v = json_object_array_get_idx(devs, i);
+                                        if (!sget(v, "physfn") || strcmp(sget(v, "physfn"), sget(d, "name")) != 0)
+                                                continue;
+                                        k += (size_t) snprintf(line + k, sizeof(line) - k, "%s%s", n++ ? " " : ": ",
+                                                               sget(v, "name"));
+                                }
+                        json_object_put(all);
+                        print_field("SR-IOV VFs", line);
+                }
                 print_field("driver", sget(d, "driver") ? sget(d, "driver") : "(none)");
                 print_field("driver_override", sget(d, "driverOverride"));
                 print_field("IOMMU group", sget(d, "iommuGroup") ? sget(d, "iommuGroup") : "(none)");

@@ -191,6 +191,21 @@ static void test_list_matches_host(void **state) {
         assert_string_equal(sget(json_object_array_get_idx(b, 0), "device"), "0000:01:00.0");
         json_object_put(g);
 
+        /* The text form of a PF lists its VFs. */
+        {
+                char cmd[512], out[4096];
+                size_t n;
+                FILE *pp;
+                snprintf(cmd, sizeof(cmd), "%s --socket %s show 03:00.0", iommuctl, f->sock);
+                pp = popen(cmd, "r");
+                assert_non_null(pp);
+                n = fread(out, 1, sizeof(out) - 1, pp);
+                out[n] = 0;
+                assert_int_equal(pclose(pp), 0);
+                if (!strstr(out, "SR-IOV VFs: 2 of 4096: 0000:03:10.0 0000:03:10.2"))
+                        fail_msg("show 03:00.0 printed:\n%s", out);
+        }
+
         /* Errors a script can tell apart. */
         json_object_put(ctl(f, "show 0000:09:00.0", &st));
         assert_int_equal(st, 4);
