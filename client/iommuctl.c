@@ -449,8 +449,12 @@ static int cmd_status(VarlinkClient *c) {
                        sget(reply, "groups"), "mdevs", sget(reply, "mdevs"));
                 printf("%12s: %s (%s full rescans after %s udev overruns)\n", "uevents", sget(reply, "events"),
                        sget(reply, "rescans"), sget(reply, "overruns"));
-                printf("%12s: %s, %s [Assignable] rule(s)\n", "policy", sget(reply, "config"),
-                       sget(reply, "assignableRules"));
+                if (bget(reply, "configFound"))
+                        printf("%12s: %s, %s [Assignable] rule(s)\n", "policy", sget(reply, "config"),
+                               sget(reply, "assignableRules"));
+                else
+                        printf("%12s: no %s: nothing is assignable (see iommud.conf(5))\n", "policy",
+                               sget(reply, "config"));
         }
         json_object_put(reply);
         return EXIT_OK;

@@ -326,6 +326,7 @@ int config_load(const char *path, Config **ret, char **ret_error) {
         struct stat st;
         size_t len = 0;
         ssize_t n;
+        int r;
 
         if (ret_error)
                 *ret_error = NULL;
@@ -335,7 +336,7 @@ int config_load(const char *path, Config **ret, char **ret_error) {
                 return *ret ? 0 : -ENOMEM;
         }
         if (fd < 0 || fstat(fd, &st) < 0) {
-                int r = -errno;
+                r = -errno;
                 error(ret_error, path, 0, "cannot read: %s", strerror(-r));
                 return r;
         }
@@ -350,11 +351,14 @@ int config_load(const char *path, Config **ret, char **ret_error) {
                         return error(ret_error, path, 0, "larger than %d bytes", CONFIG_FILE_MAX);
         }
         if (n < 0) {
-                int r = -errno;
+                r = -errno;
                 error(ret_error, path, 0, "cannot read: %s", strerror(-r));
                 return r;
         }
-        return config_parse(buf, len, path, ret, ret_error);
+        r = config_parse(buf, len, path, ret, ret_error);
+        if (r >= 0)
+                (*ret)->found = true;
+        return r;
 }
 
 static bool match_one(const ConfigMatch *m, const Device *d) {

@@ -41,6 +41,7 @@ typedef struct ConfigMatchSet {
 
 typedef struct Config {
         char *path;
+        bool found;             /* false: no file, the defaults */
         ConfigMatchSet assignable;
         ConfigMatchSet managed;
         ConfigMatchSet reserve;

@@ -278,6 +278,7 @@ json_object *manager_status(Manager *m) {
         json_object_object_add(o, "rescans", json_object_new_int64((int64_t) st->rescans));
         json_object_object_add(o, "overruns", json_object_new_int64((int64_t) st->overruns));
         json_object_object_add(o, "config", json_object_new_string(m->config->path));
+        json_object_object_add(o, "configFound", json_object_new_boolean(m->config->found));
         json_object_object_add(o, "assignableRules", json_object_new_int64((int64_t) m->config->assignable.n));
         return o;
 }

@@ -175,7 +175,13 @@ static void test_load(void **state) {
 
         assert_true(fd >= 0);
         f = fdopen(fd, "w");
-        fputs("[Assignable]\nAddress=0000:00:03.0\n[Bogus]\n", f);
+        fputs("[Assignable]\nAddress=0000:00:03.0\n", f);
+        fflush(f);
+        assert_int_equal(config_load(path, &c, &err), 0);
+        assert_true(c->found);
+        assert_int_equal(c->assignable.n, 1);
+        config_free(c);
+        fputs("[Bogus]\n", f);
         fclose(f);
         assert_int_equal(config_load(path, &c, &err), -EINVAL);
         assert_non_null(strstr(err, ":3: unknown section [Bogus]"));
@@ -187,6 +193,7 @@ static void test_load(void **state) {
         assert_int_equal(config_load(path, &c, &err), 0);
         assert_null(err);
         assert_int_equal(c->assignable.n, 0);
+        assert_false(c->found);
         config_free(c);
 
         /* A directory is not a configuration. */
