@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "shared/hex.h"
 #include "shared/macro.h"
 #include "sysfs.h"
 
@@ -64,29 +65,9 @@ static int error(char **ret_error, const char *path, unsigned line, const char *
         return -EINVAL;
 }
 
-static int hexval(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* Exactly @n hex digits, the whole of @s. */
 static int parse_hex_exact(const char *s, size_t n, uint32_t *ret) {
-        uint32_t v = 0;
-        if (strlen(s) != n)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
-                int h = hexval(s[i]);
-                if (h < 0)
-                        return -EINVAL;
-                v = v << 4 | (uint32_t) h;
-        }
-        *ret = v;
-        return 0;
+        return strlen(s) == n ? hex_parse_fixed(s, n, ret) : -EINVAL;
 }
 
 static int parse_match(ConfigMatchKind kind, const char *value, ConfigMatch *m) {

@@ -3,30 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hex.h"
 #include "pci-address.h"
-
-static int hexval(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
-/* Exactly @n hex digits at @s; no sign, no 0x, no white space. */
-static int parse_hex_fixed(const char *s, size_t n, uint32_t *ret) {
-        uint32_t v = 0;
-        for (size_t i = 0; i < n; i++) {
-                int h = hexval(s[i]);
-                if (h < 0)
-                        return -EINVAL;
-                v = v << 4 | (uint32_t) h;
-        }
-        *ret = v;
-        return 0;
-}
 
 int pci_address_parse(const char *s, PciAddress *ret) {
         uint32_t domain = 0, bus, dev, fn;
@@ -44,9 +22,9 @@ int pci_address_parse(const char *s, PciAddress *ret) {
         p = s + len - 7;
         if (p[2] != ':' || p[5] != '.')
                 return -EINVAL;
-        if (parse_hex_fixed(p, 2, &bus) < 0 ||
-            parse_hex_fixed(p + 3, 2, &dev) < 0 ||
-            parse_hex_fixed(p + 6, 1, &fn) < 0)
+        if (hex_parse_fixed(p, 2, &bus) < 0 ||
+            hex_parse_fixed(p + 3, 2, &dev) < 0 ||
+            hex_parse_fixed(p + 6, 1, &fn) < 0)
                 return -EINVAL;
         if (dev > 0x1f || fn > 7)
                 return -EINVAL;
@@ -56,7 +34,7 @@ int pci_address_parse(const char *s, PciAddress *ret) {
                 size_t dlen = len - 8;
                 if (s[len - 8] != ':' || dlen < 4 || dlen > 8)
                         return -EINVAL;
-                if (parse_hex_fixed(s, dlen, &domain) < 0)
+                if (hex_parse_fixed(s, dlen, &domain) < 0)
                         return -EINVAL;
                 /* More than 4 digits only where the value needs them, so
                  * that each function has exactly one spelling. */
