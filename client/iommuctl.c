@@ -330,6 +330,7 @@ static int cmd_show(VarlinkClient *c, const char *name) {
                 print_field("driver_override", sget(d, "driverOverride"));
                 print_field("IOMMU group", sget(d, "iommuGroup") ? sget(d, "iommuGroup") : "(none)");
                 print_field("assignable", bget(d, "assignable") ? "yes" : "no");
+                print_field("policy", sget(d, "policyReason"));
                 if (bget(d, "blocksGroup"))
                         print_field("blocks its group", sget(d, "blockReason"));
                 print_field("VFIO device", sget(d, "vfioDevice"));

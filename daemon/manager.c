@@ -68,6 +68,24 @@ static void on_group(Registry *r, RegistryChange what, const Group *g, void *use
         json_object_put(o);
 }
 
+/* iommud.conf's verdict (static for the daemon's life, so the registry
+ * may cache it in each device's JSON). */
+static bool on_policy(const Device *d, char *reason, size_t size, void *userdata) {
+        Manager *m = userdata;
+        unsigned line;
+
+        if (!m->config->found) {
+                snprintf(reason, size, "no %s: nothing is assignable", m->config->path);
+                return false;
+        }
+        if (config_match(&m->config->assignable, d, &line)) {
+                snprintf(reason, size, "allowed by %s:%u", m->config->path, line);
+                return true;
+        }
+        snprintf(reason, size, "not listed in [Assignable] of %s", m->config->path);
+        return false;
+}
+
 int manager_new(const ManagerOptions *o, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         RegistryCallbacks cb;
@@ -93,7 +111,7 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         r = sysfs_new(o->sysfs_root, &m->sysfs);
         if (r < 0)
                 return log_error_errno(r, "Failed to open %s: %m", o->sysfs_root);
-        cb = (RegistryCallbacks) { .device = on_device, .group = on_group, .userdata = m };
+        cb = (RegistryCallbacks) { .device = on_device, .group = on_group, .policy = on_policy, .userdata = m };
         r = registry_new(&cb, &m->registry);
         if (r < 0)
                 return r;

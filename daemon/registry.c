@@ -253,7 +253,17 @@ int registry_list_groups(const Registry *r, const Group ***ret, size_t *ret_n) {
 
 json_object *registry_device_to_json(const Registry *r, const Device *d) {
         const Group *g = find_group(r, d->iommu_group);
-        return device_to_json(d, g && g->viable);
+        json_object *o = device_to_json(d, g && g->viable);
+        char reason[256] = "no policy";
+        bool allowed = false;
+
+        if (!o)
+                return NULL;
+        if (r->cb.policy)
+                allowed = r->cb.policy(d, reason, sizeof(reason), r->cb.userdata);
+        json_object_object_add(o, "policyAllows", json_object_new_boolean(allowed));
+        json_object_object_add(o, "policyReason", json_object_new_string(reason));
+        return o;
 }
 
 const char *registry_device_json_text(const Registry *r, const Device *d) {

@@ -26,6 +26,9 @@ typedef struct RegistryCallbacks {
         /* On REGISTRY_REMOVED the device is still valid during the call. */
         void (*device)(Registry *r, RegistryChange what, const Device *d, void *userdata);
         void (*group)(Registry *r, RegistryChange what, const Group *g, void *userdata);
+        /* The policy's verdict on a device, for its JSON: whether it may
+         * be assigned, and a sentence why (written into @reason). */
+        bool (*policy)(const Device *d, char *reason, size_t size, void *userdata);
         void *userdata;
 } RegistryCallbacks;
 

@@ -45,7 +45,16 @@ static int setup(void **state) {
         f->daemon = fork();
         assert_true(f->daemon >= 0);
         if (f->daemon == 0) {
-                execl(iommud, iommud, "--varlink-socket", f->sock, "--log-level", "warning", (char *) NULL);
+                char conf[300];
+                FILE *c;
+                snprintf(conf, sizeof(conf), "%s/iommud.conf", f->t->root);
+                c = fopen(conf, "we");
+                if (!c)
+                        _exit(126);
+                fputs("# the tests' policy\n[Assignable]\nParent=0000:03:00.0\nAddress=01:01.0\n", c);
+                fclose(c);
+                execl(iommud, iommud, "--varlink-socket", f->sock, "--config", conf, "--log-level", "warning",
+                      (char *) NULL);
                 _exit(127);
         }
         for (int i = 0; i < 500 && stat(f->sock, &st) < 0; i++)
@@ -157,6 +166,15 @@ static void test_list_matches_host(void **state) {
         assert_string_equal(sget(d, "physfn"), "0000:03:00.0");
         d = find(list, "0000:00:1f.0");
         assert_null(sget(d, "iommuGroup"));
+        /* The policy's verdict, per device, with the rule that allows it. */
+        assert_false(json_object_get_boolean(json_object_object_get(d, "policyAllows")));
+        assert_non_null(strstr(sget(d, "policyReason"), "not listed in [Assignable]"));
+        d = find(list, "0000:03:10.2");
+        assert_true(json_object_get_boolean(json_object_object_get(d, "policyAllows")));
+        assert_non_null(strstr(sget(d, "policyReason"), "iommud.conf:3"));
+        d = find(list, "0000:01:01.0");
+        assert_true(json_object_get_boolean(json_object_object_get(d, "policyAllows")));
+        assert_non_null(strstr(sget(d, "policyReason"), "iommud.conf:4"));
         json_object_put(list);
 
         /* The mdev: kind, parent, type, group; listed after the PCI functions. */

@@ -73,7 +73,7 @@ static void test_driver_rule(void **state) {
 
 static void test_bridged_group_viability(void **state) {
         Events e = { 0 };
-        RegistryCallbacks cb = { on_device, on_group, &e };
+        RegistryCallbacks cb = { .device = on_device, .group = on_group, .userdata = &e };
         _cleanup_(registry_freep) Registry *r = NULL;
         const Group *g;
 
@@ -128,7 +128,7 @@ static void test_bridged_group_viability(void **state) {
 
 static void test_unchanged_is_silent(void **state) {
         Events e = { 0 };
-        RegistryCallbacks cb = { on_device, on_group, &e };
+        RegistryCallbacks cb = { .device = on_device, .group = on_group, .userdata = &e };
         _cleanup_(registry_freep) Registry *r = NULL;
 
         assert_int_equal(registry_new(&cb, &r), 0);
@@ -140,7 +140,7 @@ static void test_unchanged_is_silent(void **state) {
 
 static void test_group_follows_device(void **state) {
         Events e = { 0 };
-        RegistryCallbacks cb = { on_device, on_group, &e };
+        RegistryCallbacks cb = { .device = on_device, .group = on_group, .userdata = &e };
         _cleanup_(registry_freep) Registry *r = NULL;
 
         assert_int_equal(registry_new(&cb, &r), 0);
@@ -168,7 +168,7 @@ static void test_group_follows_device(void **state) {
 
 static void test_rescan_sweeps(void **state) {
         Events e = { 0 };
-        RegistryCallbacks cb = { on_device, on_group, &e };
+        RegistryCallbacks cb = { .device = on_device, .group = on_group, .userdata = &e };
         _cleanup_(registry_freep) Registry *r = NULL;
         const Device **list = NULL;
         size_t n;
@@ -197,6 +197,40 @@ static void test_rescan_sweeps(void **state) {
         assert_string_equal(list[0]->name, "0000:10:00.0");
         assert_string_equal(list[1]->name, "0000:1f:1f.7");
         free(list);
+}
+
+static bool deny_all_but_edu(const Device *d, char *reason, size_t size, void *userdata) {
+        bool ok = d->device_id == 0x11e8;
+        snprintf(reason, size, ok ? "allowed by test:1" : "not listed");
+        return ok;
+}
+
+static void test_policy_in_json(void **state) {
+        RegistryCallbacks cb = { .policy = deny_all_but_edu };
+        _cleanup_(registry_freep) Registry *r = NULL;
+        Device *edu = pci("0000:00:03.0", 1, NULL), *nic = pci("0000:00:04.0", 2, "e1000e");
+        json_object *o;
+
+        edu->device_id = 0x11e8;
+        nic->device_id = 0x10d3;
+        assert_int_equal(registry_new(&cb, &r), 0);
+        assert_int_equal(registry_put_device(r, edu), 1);
+        assert_int_equal(registry_put_device(r, nic), 1);
+        o = registry_device_to_json(r, registry_get_device(r, "0000:00:03.0"));
+        assert_true(json_object_get_boolean(json_object_object_get(o, "policyAllows")));
+        assert_string_equal(json_object_get_string(json_object_object_get(o, "policyReason")), "allowed by test:1");
+        json_object_put(o);
+        o = registry_device_to_json(r, registry_get_device(r, "0000:00:04.0"));
+        assert_false(json_object_get_boolean(json_object_object_get(o, "policyAllows")));
+        assert_string_equal(json_object_get_string(json_object_object_get(o, "policyReason")), "not listed");
+        json_object_put(o);
+        /* Without a policy nothing is allowed. */
+        registry_free(TAKE_PTR(r));
+        assert_int_equal(registry_new(NULL, &r), 0);
+        assert_int_equal(registry_put_device(r, pci("0000:00:03.0", 1, NULL)), 1);
+        o = registry_device_to_json(r, registry_get_device(r, "0000:00:03.0"));
+        assert_false(json_object_get_boolean(json_object_object_get(o, "policyAllows")));
+        json_object_put(o);
 }
 
 static void test_device_json(void **state) {
@@ -231,6 +265,7 @@ int main(void) {
                 cmocka_unit_test(test_group_follows_device),
                 cmocka_unit_test(test_rescan_sweeps),
                 cmocka_unit_test(test_device_json),
+                cmocka_unit_test(test_policy_in_json),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

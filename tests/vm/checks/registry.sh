@@ -48,6 +48,11 @@ jq -r '.[] | "\(.id) \(.devices | join(" "))"' <<<"$groups" | sort -n > /tmp/iom
 diff -u /tmp/kernel-groups /tmp/iommud-groups || fail "groups differ (- kernel, + iommud)"
 ok "every group's members agree with /sys/kernel/iommu_groups"
 
+# No iommud.conf in the guest: the policy denies everything, and says so.
+jq -e 'all(.[]; (.policyAllows | not) and (.policyReason | test("^no /etc/iommud/iommud.conf")))' <<<"$list" >/dev/null \
+	|| fail "without iommud.conf every device must be refused with the reason"
+ok "no iommud.conf: every device refused, with the reason"
+
 # show and its errors.
 iommuctl --json show 00:03.0 | jq -e '.name == "0000:00:03.0"' >/dev/null || fail "show with the short address form"
 rc=0; iommuctl show 0000:00:1f.7 >/dev/null 2>&1 || rc=$?
