@@ -14,6 +14,7 @@
 
 #include "shared/hashmap.h"
 #include "shared/macro.h"
+#include "shared/fd-util.h"
 #include "varlink.h"
 
 #ifndef SO_PEERPIDFD
@@ -829,7 +830,7 @@ int varlink_server_add_connection(VarlinkServer *s, int fd) {
         struct ucred uc;
         socklen_t l = sizeof(uc);
         VarlinkConnection *c;
-        int flags, r;
+        int r;
 
         if (fd < 0)
                 return -EBADF;
@@ -845,9 +846,9 @@ int varlink_server_add_connection(VarlinkServer *s, int fd) {
                            s->limits.max_connections_per_uid);
                 return -EUSERS;
         }
-        flags = fcntl(fd, F_GETFL);
-        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-                return -errno;
+        r = fd_set_nonblock(fd);
+        if (r < 0)
+                return r;
 
         c = calloc(1, sizeof(*c));
         if (!c)
@@ -931,13 +932,13 @@ static VarlinkListener *listener_free(VarlinkListener *l) {
 
 int varlink_server_listen_fd(VarlinkServer *s, int listen_fd) {
         VarlinkListener *l;
-        int flags, r;
+        int r;
 
         if (listen_fd < 0)
                 return -EBADF;
-        flags = fcntl(listen_fd, F_GETFL);
-        if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) < 0)
-                return -errno;
+        r = fd_set_nonblock(listen_fd);
+        if (r < 0)
+                return r;
         l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fd-util.h"
 #include "macro.h"
 #include "varlink-client.h"
 
@@ -657,13 +658,13 @@ struct VarlinkClient {
 int varlink_client_new_from_fd(int fd, VarlinkClient **ret) {
         _cleanup_close_ int owned = fd;
         VarlinkClient *c;
-        int flags;
+        int r;
 
         if (fd < 0)
                 return -EBADF;
-        flags = fcntl(fd, F_GETFL);
-        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-                return -errno;
+        r = fd_set_nonblock(fd);
+        if (r < 0)
+                return r;
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
