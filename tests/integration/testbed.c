@@ -34,21 +34,30 @@ void testbed_free(Testbed *t) {
         free(t);
 }
 
+/* Make /sys/kernel/iommu_groups/@group and link /sys/devices/@devdir
+ * into it, as the kernel lays a group out. */
+static void group_link(Testbed *t, int group, const char *devdir) {
+        char path[64], name[128], link[192];
+        const char *base = strrchr(devdir, '/');
+
+        snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%d", group);
+        snprintf(name, sizeof(name), "iommu_groups/%d/type", group);
+        umockdev_testbed_set_attribute(t->tb, "/sys/kernel", name, "DMA");
+        snprintf(link, sizeof(link), "../../../../devices/%s", devdir);
+        snprintf(name, sizeof(name), "devices/%s", base ? base + 1 : devdir);
+        umockdev_testbed_set_attribute_link(t->tb, path, name, link);
+}
+
 void testbed_add_pci(Testbed *t, const char *bdf, uint16_t vendor, uint16_t device,
                      int group, const char *driver) {
         char desc[2048], grp[256] = "", drv[256] = "", drvprop[128] = "";
         GError *err = NULL;
 
         if (group >= 0) {
-                char path[64], devs[128], link[128];
+                char devdir[64];
                 snprintf(grp, sizeof(grp), "L: iommu_group=../../../kernel/iommu_groups/%d\n", group);
-                snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%d", group);
-                umockdev_testbed_set_attribute(t->tb, "/sys/kernel", "iommu_groups/0/type", "DMA");
-                snprintf(devs, sizeof(devs), "iommu_groups/%d/type", group);
-                umockdev_testbed_set_attribute(t->tb, "/sys/kernel", devs, "DMA");
-                snprintf(link, sizeof(link), "../../../../devices/pci0000:00/%s", bdf);
-                snprintf(devs, sizeof(devs), "devices/%s", bdf);
-                umockdev_testbed_set_attribute_link(t->tb, path, devs, link);
+                snprintf(devdir, sizeof(devdir), "pci0000:00/%s", bdf);
+                group_link(t, group, devdir);
         }
         if (driver) {
                 char drvdir[128];
@@ -72,15 +81,11 @@ void testbed_add_pci(Testbed *t, const char *bdf, uint16_t vendor, uint16_t devi
 }
 
 void testbed_add_vf(Testbed *t, const char *bdf, const char *pf, int group) {
-        char desc[1024], path[64], devs[128], link[128];
+        char desc[1024], devdir[64];
         GError *err = NULL;
 
-        snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%d", group);
-        snprintf(devs, sizeof(devs), "iommu_groups/%d/type", group);
-        umockdev_testbed_set_attribute(t->tb, "/sys/kernel", devs, "DMA");
-        snprintf(link, sizeof(link), "../../../../devices/pci0000:00/%s", bdf);
-        snprintf(devs, sizeof(devs), "devices/%s", bdf);
-        umockdev_testbed_set_attribute_link(t->tb, path, devs, link);
+        snprintf(devdir, sizeof(devdir), "pci0000:00/%s", bdf);
+        group_link(t, group, devdir);
         snprintf(desc, sizeof(desc),
                  "P: /devices/pci0000:00/%s\n"
                  "E: SUBSYSTEM=pci\n"
@@ -127,7 +132,7 @@ void testbed_add_sample_host(Testbed *t) {
 
 void testbed_add_mtty(Testbed *t, const char *uuid, int group) {
         static const char *const parent = "/sys/devices/virtual/mtty/mtty";
-        char desc[1024], path[64], devs[128], link[160];
+        char desc[1024], devdir[96];
         GError *err = NULL;
 
         umockdev_testbed_set_attribute(t->tb, parent, "mdev_supported_types/mtty-1/name", "Single port serial");
@@ -139,12 +144,8 @@ void testbed_add_mtty(Testbed *t, const char *uuid, int group) {
         umockdev_testbed_set_attribute_link(t->tb, "/sys/class", "mdev_bus/mtty", "../../devices/virtual/mtty/mtty");
         if (!uuid)
                 return;
-        snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%d", group);
-        snprintf(devs, sizeof(devs), "iommu_groups/%d/type", group);
-        umockdev_testbed_set_attribute(t->tb, "/sys/kernel", devs, "DMA");
-        snprintf(link, sizeof(link), "../../../../devices/virtual/mtty/mtty/%s", uuid);
-        snprintf(devs, sizeof(devs), "devices/%s", uuid);
-        umockdev_testbed_set_attribute_link(t->tb, path, devs, link);
+        snprintf(devdir, sizeof(devdir), "virtual/mtty/mtty/%s", uuid);
+        group_link(t, group, devdir);
         snprintf(desc, sizeof(desc),
                  "P: /devices/virtual/mtty/mtty/%s\n"
                  "E: SUBSYSTEM=mdev\n"
