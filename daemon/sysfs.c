@@ -117,17 +117,18 @@ int sysfs_read_attr(Sysfs *s, const char *path, char **ret) {
         return 0;
 }
 
-int sysfs_read_link_name(Sysfs *s, const char *path, char **ret) {
+int sysfs_read_link(Sysfs *s, const char *path, char **ret) {
         _cleanup_close_ int dfd = -EBADF;
         _cleanup_free_ char *dir = NULL;
         char target[PATH_MAX];
-        const char *name, *base;
+        const char *name;
         ssize_t n;
 
         if (!path_is_safe(path))
                 return -EINVAL;
         /* Resolve the directory beneath the root, then read the link itself
-         * relative to it: no component is followed outside the root. */
+         * relative to it: no component is followed outside the root, and
+         * the link's own target is read, never followed. */
         name = strrchr(path, '/');
         if (name) {
                 dir = strndup(path, (size_t) (name - path));
@@ -140,10 +141,25 @@ int sysfs_read_link_name(Sysfs *s, const char *path, char **ret) {
         } else {
                 name = path;
         }
-        n = readlinkat(dfd >= 0 ? dfd : s->root_fd, name, target, sizeof(target) - 1);
+        n = readlinkat(dfd >= 0 ? dfd : s->root_fd, name, target, sizeof(target));
         if (n < 0)
                 return errno == EINVAL ? -ENOLINK : -errno;
+        /* A full buffer may be a cut-off target: refuse rather than guess. */
+        if ((size_t) n >= sizeof(target))
+                return -ENAMETOOLONG;
         target[n] = 0;
+        *ret = strdup(target);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int sysfs_read_link_name(Sysfs *s, const char *path, char **ret) {
+        _cleanup_free_ char *target = NULL;
+        const char *base;
+        int r;
+
+        r = sysfs_read_link(s, path, &target);
+        if (r < 0)
+                return r;
         base = strrchr(target, '/');
         base = base ? base + 1 : target;
         if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)

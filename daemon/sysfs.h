@@ -31,6 +31,13 @@ int sysfs_open_at(Sysfs *s, const char *path, int flags);
 /** sysfs_read_attr() - an attribute's contents without its trailing newline. */
 int sysfs_read_attr(Sysfs *s, const char *path, char **ret);
 
+/** sysfs_read_link() - a symlink's target text, as readlink(2) gives it:
+ * read, never followed, so it may name anything; callers parse it (e.g.
+ * "../../devices/pci0000:00/0000:00:0a.0/virtio2/block/vda") and build
+ * any further path themselves.  -ENOLINK if @path is not a symlink,
+ * -ENAMETOOLONG if the target does not fit PATH_MAX. */
+int sysfs_read_link(Sysfs *s, const char *path, char **ret);
+
 /** sysfs_read_link_name() - the last component of a symlink's target. */
 int sysfs_read_link_name(Sysfs *s, const char *path, char **ret);
 

@@ -173,6 +173,7 @@ static void test_unsafe_paths_refused(void **state) {
                 char *v = NULL;
                 assert_int_equal(sysfs_read_attr(f->sysfs, bad[i], &v), -EINVAL);
                 assert_int_equal(sysfs_read_link_name(f->sysfs, bad[i], &v), -EINVAL);
+                assert_int_equal(sysfs_read_link(f->sysfs, bad[i], &v), -EINVAL);
                 assert_null(v);
         }
 }
@@ -191,6 +192,29 @@ static void test_link_of_non_link(void **state) {
         assert_null(v);
 }
 
+static void test_link_text(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *t = NULL, *abs = NULL;
+        char *v = NULL;
+
+        /* The whole target, as written. */
+        assert_int_equal(sysfs_read_link(f->sysfs, "bus/pci/devices/0000:00:03.0", &t), 0);
+        assert_string_equal(t, "../../../devices/pci0000:00/0000:00:03.0");
+        /* A link through a link: the directory is resolved beneath the
+         * root, the last link is read. */
+        assert_int_equal(sysfs_read_link(f->sysfs, "bus/pci/devices/0000:00:03.0/iommu_group", &v), 0);
+        assert_string_equal(v, "../../../kernel/iommu_groups/7");
+        free(v);
+        v = NULL;
+        /* A link pointing outside is text, read and not followed... */
+        assert_int_equal(sysfs_read_link(f->sysfs, "bus/pci/devices/0000:00:06.0", &abs), 0);
+        assert_string_equal(abs, f->outside);
+        /* ...and a path through it stays inside the root, where nothing is. */
+        assert_int_equal(sysfs_read_link(f->sysfs, "bus/pci/devices/0000:00:06.0/secret", &v), -ENOENT);
+        assert_int_equal(sysfs_read_link(f->sysfs, "bus/pci/devices/0000:00:03.0/vendor", &v), -ENOLINK);
+        assert_null(v);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_read_through_device_link, setup, teardown),
@@ -199,6 +223,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_unsafe_paths_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oversized_attr, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_link_of_non_link, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_link_text, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
