@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "device-sysfs.h"
 #include "scanner.h"
 #include "shared/macro.h"
 #include "shared/uuid.h"
@@ -66,44 +67,6 @@ const ScannerStats *scanner_get_stats(const Scanner *s) {
         return &s->stats;
 }
 
-/* Attributes are read through the /sys dirfd (sysfs.c), never through
- * libudev: libudev refuses trees that are not sysfs, which would keep the
- * benchmark's synthetic host out, and reading ourselves keeps every path
- * built from a name validated here. */
-static int read_hex(Scanner *s, SysfsBus bus, const char *name, const char *attr, uint32_t max, uint32_t *ret) {
-        _cleanup_free_ char *v = NULL;
-        char *end;
-        unsigned long x;
-        int r;
-
-        r = sysfs_device_read_attr(s->sysfs, bus, name, attr, &v);
-        if (r < 0)
-                return r;
-        errno = 0;
-        x = strtoul(v, &end, 16);
-        if (errno || end == v || *end || x > max)
-                return -EINVAL;
-        *ret = (uint32_t) x;
-        return 0;
-}
-
-static int read_int(Scanner *s, SysfsBus bus, const char *name, const char *attr, int *ret) {
-        _cleanup_free_ char *v = NULL;
-        char *end;
-        long x;
-        int r;
-
-        r = sysfs_device_read_attr(s->sysfs, bus, name, attr, &v);
-        if (r < 0)
-                return r;
-        errno = 0;
-        x = strtol(v, &end, 10);
-        if (errno || end == v || *end || x < -1 || x > INT32_MAX)
-                return -EINVAL;
-        *ret = (int) x;
-        return 0;
-}
-
 static char *dup_or_null(const char *s) {
         return s ? strdup(s) : NULL;
 }
@@ -128,93 +91,15 @@ static void read_names(Scanner *s, Device *d) {
         d->device_name = dup_or_null(m);
 }
 
-static int read_common(Scanner *s, SysfsBus bus, Device *d) {
-        _cleanup_free_ char *group = NULL, *ovr = NULL;
-        char path[32];
-        int r;
-
-        r = sysfs_device_read_link_name(s->sysfs, bus, d->name, "driver", &d->driver);
-        if (r < 0 && r != -ENOENT)
-                return r;
-        r = sysfs_device_read_link_name(s->sysfs, bus, d->name, "iommu_group", &group);
-        if (r >= 0) {
-                char *end;
-                unsigned long g;
-                errno = 0;
-                g = strtoul(group, &end, 10);
-                if (errno || *end || end == group || g > UINT32_MAX)
-                        return -EINVAL;
-                d->iommu_group = (int64_t) g;
-                snprintf(path, sizeof(path), "class/vfio/%lu", g);
-                d->vfio_group_node = sysfs_exists(s->sysfs, path) > 0;
-        } else if (r != -ENOENT)
-                return r;
-        r = sysfs_device_dir_entry(s->sysfs, bus, d->name, "vfio-dev", "vfio", &d->vfio_cdev);
-        if (r < 0 && r != -ENOENT)
-                return r;
-        r = sysfs_device_read_attr(s->sysfs, bus, d->name, "driver_override", &ovr);
-        if (r >= 0 && strcmp(ovr, "(null)") != 0 && *ovr)
-                d->driver_override = TAKE_PTR(ovr);
-        return 0;
-}
-
-/* A Device for @name on @bus, read from sysfs: -ENOENT when it is gone,
- * -EINVAL for a name that is not what the kernel would make. */
+/* A Device for @name on @bus, read from sysfs (device-sysfs.h), with its
+ * hwdb names: -ENOENT when it is gone, -EINVAL for a name that is not
+ * what the kernel would make. */
 static int scan_device(Scanner *s, SysfsBus bus, const char *name, Device **ret) {
-        _cleanup_(device_freep) Device *d = NULL;
-        char canon[UUID_STRING_MAX];
-        uint32_t v;
-        int r;
+        int r = device_read_sysfs(s->sysfs, bus, name, ret);
 
-        r = bus == SYSFS_BUS_PCI ? pci_address_canonicalize(name, canon) : uuid_canonicalize(name, canon);
-        if (r < 0 || strcmp(canon, name) != 0)
-                return -EINVAL;
-        d = device_new(bus == SYSFS_BUS_PCI ? DEVICE_PCI : DEVICE_MDEV, canon);
-        if (!d)
-                return -ENOMEM;
-        if (bus == SYSFS_BUS_PCI) {
-                _cleanup_free_ char *physfn = NULL;
-
-                (void) pci_address_parse(canon, &d->address);
-                /* vendor is always there: its absence means the device is gone. */
-                r = read_hex(s, bus, canon, "vendor", 0xffff, &v);
-                if (r < 0)
-                        return r;
-                d->vendor_id = (uint16_t) v;
-                if (read_hex(s, bus, canon, "device", 0xffff, &v) >= 0)
-                        d->device_id = (uint16_t) v;
-                if (read_hex(s, bus, canon, "subsystem_vendor", 0xffff, &v) >= 0)
-                        d->subsystem_vendor_id = (uint16_t) v;
-                if (read_hex(s, bus, canon, "subsystem_device", 0xffff, &v) >= 0)
-                        d->subsystem_device_id = (uint16_t) v;
-                if (read_hex(s, bus, canon, "class", 0xffffff, &v) >= 0)
-                        d->class_code = v;
-                if (read_int(s, bus, canon, "sriov_totalvfs", &d->sriov_totalvfs) >= 0) {
-                        if (read_int(s, bus, canon, "sriov_numvfs", &d->sriov_numvfs) < 0)
-                                d->sriov_numvfs = -1;
-                } else
-                        d->sriov_totalvfs = -1;
-                if (read_int(s, bus, canon, "numa_node", &d->numa_node) < 0)
-                        d->numa_node = -1;
-                if (sysfs_device_read_link_name(s->sysfs, bus, canon, "physfn", &physfn) >= 0 &&
-                    pci_address_canonicalize(physfn, canon) >= 0)
-                        d->physfn = strdup(canon);
-                read_names(s, d);
-        } else {
-                r = sysfs_device_read_link_name(s->sysfs, bus, canon, "mdev_type", &d->mdev_type);
-                if (r == -ENOENT)
-                        return -ENOENT;
-                if (r < 0)
-                        return r;
-                r = sysfs_mdev_parent_name(s->sysfs, canon, &d->parent);
-                if (r < 0 && r != -ENOENT)
-                        return r;
-        }
-        r = read_common(s, bus, d);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(d);
-        return 0;
+        if (r >= 0 && bus == SYSFS_BUS_PCI)
+                read_names(s, *ret);
+        return r;
 }
 
 /* Re-read @name: put what is there, drop it when it is gone. */

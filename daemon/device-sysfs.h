@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * device-sysfs.h - a Device read from sysfs, through the /sys dirfd
+ * (sysfs.h), with no libudev: what the scanner keeps in the registry, and
+ * what iommud-reserve decides on before the daemon (or udev's database)
+ * is there.
+ *
+ * Everything but the hwdb names (vendor_name, device_name), which the
+ * scanner adds from the udev hwdb.
+ */
+#pragma once
+
+#include "device.h"
+#include "sysfs.h"
+
+/** device_read_sysfs() - a Device for @name on @bus, read from sysfs.
+ * @name must be canonical (a PCI address as pci_address_format() makes
+ * it, an mdev UUID as uuid_canonicalize() does): anything else is -EINVAL
+ * before any filesystem access.  -ENOENT when the device is gone (a PCI
+ * function without its vendor attribute, an mdev without its type),
+ * -EINVAL for an attribute the kernel would not write, -ENOMEM, other
+ * -errno from sysfs. */
+int device_read_sysfs(Sysfs *s, SysfsBus bus, const char *name, Device **ret);
+
