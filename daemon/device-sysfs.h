@@ -22,3 +22,11 @@
  * -errno from sysfs. */
 int device_read_sysfs(Sysfs *s, SysfsBus bus, const char *name, Device **ret);
 
+/** device_set_driver_override() - write @driver to the driver_override
+ * attribute of PCI function @name (canonical, as above), so that only
+ * @driver matches it at its next probe.  The attribute is opened beneath
+ * the sysfs root with no symlink followed at its end and is never
+ * created; one write(2).  -EINVAL for a bad @name or @driver (not a
+ * single printable name of at most 64 bytes), -ENOENT when the device or
+ * the attribute is not there, other -errno from the kernel. */
+int device_set_driver_override(Sysfs *s, const char *name, const char *driver);

@@ -1,17 +1,21 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
 static int max_level = LOG_INFO;
 static bool journal_prefix;
 static const char *program_name = "iommud";
+static int kmsg_fd = -1;
+static int kmsg_level = -1;
 
 void log_setup(const char *program) {
         const char *js = getenv("JOURNAL_STREAM");
@@ -23,6 +27,18 @@ void log_setup(const char *program) {
         if (js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
             (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino)
                 journal_prefix = true;
+}
+
+int log_open_kmsg(int level) {
+        int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+
+        if (fd < 0)
+                return -errno;
+        if (kmsg_fd >= 0)
+                close(kmsg_fd);
+        kmsg_fd = fd;
+        kmsg_level = level;
+        return 0;
 }
 
 void log_set_max_level(int level) {
@@ -80,6 +96,19 @@ int log_internal(int level, int error, const char *fmt, ...) {
         vsnprintf(msg, sizeof(msg), buf, ap);
 #pragma GCC diagnostic pop
         va_end(ap);
+        if (kmsg_fd >= 0 && level <= kmsg_level) {
+                /* One write(2) per record, as /dev/kmsg wants; the
+                 * facility is daemon's, as systemd's tools use there. */
+                int n = snprintf(buf, sizeof(buf), "<%d>%s[%d]: %s\n", LOG_DAEMON | level, program_name,
+                                 (int) getpid(), msg);
+                if (n > 0)
+                        (void) !write(kmsg_fd, buf, (size_t) n < sizeof(buf) ? (size_t) n : sizeof(buf) - 1);
+                /* journald reads the kernel log too: once is enough. */
+                if (journal_prefix) {
+                        errno = saved;
+                        return -error;
+                }
+        }
         if (journal_prefix)
                 fprintf(stderr, "<%d>%s\n", level, msg);
         else

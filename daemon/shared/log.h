@@ -11,6 +11,13 @@
 #include "macro.h"
 
 void log_setup(const char *program);
+
+/** log_open_kmsg() - also write messages at @level or more urgent to the
+ * kernel log (/dev/kmsg), as "PROGRAM[PID]: text": for helpers that run
+ * where no journal is yet (udev programs in the initramfs) or whose
+ * stderr nobody shows (udev keeps it at debug level).  -errno when
+ * /dev/kmsg cannot be opened; stderr still works. */
+int log_open_kmsg(int level);
 void log_set_max_level(int level);
 int log_get_max_level(void);
 /** log_level_from_string() - "err", "warning", "notice", "info", "debug" or 0-7. */
