@@ -30,10 +30,14 @@ enum {
         EXIT_USAGE = 2,
         EXIT_NOT_RUNNING = 3,
         EXIT_NOT_FOUND = 4,
+        EXIT_REFUSED = 5,
+        EXIT_BUSY = 6,
 };
 
 static const char *arg_socket;
 static bool arg_json;
+static const char *arg_group;
+static int call_timeout_ms = 30000;
 
 static int help(void) {
         printf("Usage: iommuctl [OPTIONS] COMMAND [ARGS]\n"
@@ -49,16 +53,22 @@ static int help(void) {
                "  mdev-types           mdev parents and the types they offer\n"
                "  monitor              Print device and group changes as they happen\n"
                "  status               The daemon: version, backend, counts\n"
+               "  policy               What iommud.conf allows, and every device's verdict\n"
+               "  prepare DEVICE...|--group N\n"
+               "                       Move devices (or a whole IOMMU group) to vfio-pci\n"
+               "  restore DEVICE...|--group N\n"
+               "                       Give prepared devices back to their drivers\n"
                "\n"
                "Options:\n"
                "  -h --help            Show this help (or a command's, after it)\n"
                "     --version         Show the version\n"
                "  -j --json            Print JSON (field names: iommuctl(1))\n"
+               "     --group N         prepare/restore: every function of IOMMU group N\n"
                "     --socket PATH     The daemon's varlink socket (default $IOMMUD_SOCKET,\n"
                "                       else " DEFAULT_SOCKET ")\n"
                "\n"
                "Exit status: 0 success, 1 failure, 2 usage error, 3 iommud is not running,\n"
-               "4 no such device or group.\n");
+               "4 no such device or group, 5 refused (policy, permission), 6 busy or in use.\n");
         return EXIT_OK;
 }
 
@@ -80,6 +90,21 @@ static const struct {
         { "status", "status", "The daemon's version, the kernel backend (iommufd with VFIO cdevs,\n"
           "or legacy VFIO groups), counts of devices, groups and mdevs, uevents\n"
           "seen and full rescans after udev overruns." },
+        { "policy", "policy", "The effective policy: the rules iommud read from iommud.conf(5), then\n"
+          "every device with whether it may be assigned and why (the rule that allows\n"
+          "it, or what refuses it: not listed, or needed by the host), and whether it\n"
+          "is managed, reserved or prepared." },
+        { "prepare", "prepare DEVICE... | prepare --group N",
+          "Move the devices (PCI addresses, all in one IOMMU group), or every function\n"
+          "of group N, to vfio-pci, so that they can be assigned. Members of the\n"
+          "group that would keep it from being viable move too; bridges never do.\n"
+          "Every device that moves must be allowed by iommud.conf(5), and none may be\n"
+          "one the host needs. iommud records each original driver; on any failure\n"
+          "it puts the whole group back as it was. Root only." },
+        { "restore", "restore DEVICE... | restore --group N",
+          "Give devices iommud prepared back to the drivers they had. Refused while a\n"
+          "process holds a device's VFIO node open, and for devices on vfio-pci that\n"
+          "iommud did not put there. Root only." },
 };
 
 static int command_usage(const char *cmd) {
@@ -115,6 +140,16 @@ static int connect_daemon(VarlinkClient **ret) {
         return 0;
 }
 
+/* With --json, a failed call still prints JSON: {"error", "parameters"}. */
+static void print_error_json(const char *error, json_object *params) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "error", json_object_new_string(error));
+        json_object_object_add(o, "parameters", json_object_get(params));
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE |
+                                                       JSON_C_TO_STRING_SPACED));
+        json_object_put(o);
+}
+
 /* One call, one reply.  Returns an exit code; *ret owns the parameters. */
 static int call(VarlinkClient *c, const char *method, json_object *params, json_object **ret) {
         const char *error = NULL;
@@ -124,7 +159,7 @@ static int call(VarlinkClient *c, const char *method, json_object *params, json_
 
         r = varlink_client_call(c, method, params, 0);
         if (r >= 0)
-                r = varlink_client_read_reply(c, 30000, &reply, &error, &continues);
+                r = varlink_client_read_reply(c, call_timeout_ms, &reply, &error, &continues);
         if (r < 0) {
                 fprintf(stderr, "iommuctl: %s failed: %s\n", method, strerror(-r));
                 return EXIT_FAIL;
@@ -145,6 +180,28 @@ static int call(VarlinkClient *c, const char *method, json_object *params, json_
                            json_object_object_get_ex(reply, "parameter", &v)) {
                         fprintf(stderr, "iommuctl: iommud rejected the %s given.\n", json_object_get_string(v));
                         code = EXIT_USAGE;
+                } else if (strncmp(error, IFACE ".", sizeof(IFACE)) == 0 &&
+                           json_object_object_get_ex(reply, "message", &v)) {
+                        /* Our own errors carry a sentence: say it, and what
+                         * can be done about it. */
+                        const char *name = error + sizeof(IFACE);
+                        fprintf(stderr, "iommuctl: %s\n", json_object_get_string(v));
+                        if (strcmp(name, "NotAllowed") == 0 || strcmp(name, "PermissionDenied") == 0 ||
+                            strcmp(name, "NotPreparable") == 0 || strcmp(name, "NoIommuGroup") == 0 ||
+                            strcmp(name, "NotPrepared") == 0)
+                                code = EXIT_REFUSED;
+                        else if (strcmp(name, "Busy") == 0 || strcmp(name, "DeviceInUse") == 0)
+                                code = EXIT_BUSY;
+                        if (strcmp(name, "NotAllowed") == 0)
+                                fprintf(stderr, "'iommuctl policy' shows what iommud.conf(5) allows and why.\n");
+                        if (json_object_object_get_ex(reply, "rolledBack", &v))
+                                fprintf(stderr, "%s\n", json_object_get_boolean(v) ?
+                                        "Every device of the group was put back as it was." :
+                                        "Not everything could be put back: check 'iommuctl group' and the journal.");
+                        if (json_object_object_get_ex(reply, "rollbackMessage", &v) && v)
+                                fprintf(stderr, "Rollback: %s\n", json_object_get_string(v));
+                        if (arg_json)
+                                print_error_json(error, reply);
                 } else {
                         fprintf(stderr, "iommuctl: %s failed: %s\n", method, error);
                 }
@@ -331,6 +388,17 @@ static int cmd_show(VarlinkClient *c, const char *name) {
                 print_field("IOMMU group", sget(d, "iommuGroup") ? sget(d, "iommuGroup") : "(none)");
                 print_field("assignable", bget(d, "assignable") ? "yes" : "no");
                 print_field("policy", sget(d, "policyReason"));
+                print_field("host needs it", sget(d, "hostCritical"));
+                print_field("held outside iommud", bget(d, "heldOutside") ?
+                            "yes: on a VFIO driver iommud did not bind it to; iommud will not move it" : NULL);
+                print_field("managed", bget(d, "managed") ? "yes" : NULL);
+                print_field("reserved", bget(d, "reserved") ? "yes (vfio-pci from boot)" : NULL);
+                if (bget(d, "prepared")) {
+                        char from[128];
+                        snprintf(from, sizeof(from), "yes, by iommud, from %s",
+                                 sget(d, "originalDriver") ? sget(d, "originalDriver") : "no driver");
+                        print_field("prepared", from);
+                }
                 if (bget(d, "blocksGroup"))
                         print_field("blocks its group", sget(d, "blockReason"));
                 print_field("VFIO device", sget(d, "vfioDevice"));
@@ -505,13 +573,104 @@ static int cmd_monitor(VarlinkClient *c) {
         }
 }
 
+static int cmd_policy(VarlinkClient *c) {
+        json_object *reply = NULL, *rules, *devs;
+        int r;
+
+        r = call(c, IFACE ".GetPolicy", NULL, &reply);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_json) {
+                print_json(reply);
+                json_object_put(reply);
+                return EXIT_OK;
+        }
+        printf("Policy: %s%s\n", sget(reply, "config"),
+               bget(reply, "configFound") ? "" : " (not found: nothing is assignable)");
+        rules = json_object_object_get(reply, "rules");
+        for (size_t i = 0; i < json_object_array_length(rules); i++) {
+                json_object *e = json_object_array_get_idx(rules, i);
+                printf("  line %-4s [%s] %s\n", sget(e, "line"), sget(e, "section"), sget(e, "rule"));
+        }
+        printf("\n%-14s %-7s %-8s %s\n", "DEVICE", "ALLOWED", "FLAGS", "WHY");
+        devs = json_object_object_get(reply, "devices");
+        for (size_t i = 0; i < json_object_array_length(devs); i++) {
+                json_object *e = json_object_array_get_idx(devs, i);
+                char flags[8];
+                snprintf(flags, sizeof(flags), "%c%c%c", bget(e, "managed") ? 'm' : '-', bget(e, "reserved") ? 'r' : '-',
+                         bget(e, "prepared") ? 'p' : '-');
+                printf("%-14s %-7s %-8s %s\n", sget(e, "name"), bget(e, "allowed") ? "yes" : "no", flags,
+                       sget(e, "reason"));
+        }
+        printf("\nFLAGS: m managed, r reserved at boot, p prepared by iommud\n");
+        json_object_put(reply);
+        return EXIT_OK;
+}
+
+static int cmd_rebind(VarlinkClient *c, bool restore, char **names, int n) {
+        json_object *p = json_object_new_object(), *reply = NULL, *devs;
+        int r;
+
+        if (arg_group) {
+                char *end;
+                unsigned long g;
+                errno = 0;
+                g = strtoul(arg_group, &end, 10);
+                if (errno || *end || end == arg_group || g > UINT32_MAX || arg_group[0] == '-') {
+                        fprintf(stderr, "iommuctl: '%s' is not an IOMMU group number.\n", arg_group);
+                        json_object_put(p);
+                        return EXIT_USAGE;
+                }
+                json_object_object_add(p, "group", json_object_new_int64((int64_t) g));
+        } else {
+                json_object *a = json_object_new_array();
+                for (int i = 0; i < n; i++) {
+                        char canon[PCI_ADDRESS_STRING_MAX];
+                        if (pci_address_canonicalize(names[i], canon) < 0) {
+                                fprintf(stderr, "iommuctl: '%s' is not a PCI address (0000:00:03.0 or 00:03.0).\n",
+                                        names[i]);
+                                json_object_put(a);
+                                json_object_put(p);
+                                return EXIT_USAGE;
+                        }
+                        json_object_array_add(a, json_object_new_string(canon));
+                }
+                json_object_object_add(p, "devices", a);
+        }
+        /* Each write and bind has its own deadline in iommud; a group of
+         * several devices takes several. */
+        call_timeout_ms = 300000;
+        r = call(c, restore ? IFACE ".Restore" : IFACE ".Prepare", p, &reply);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_json) {
+                print_json(reply);
+                json_object_put(reply);
+                return EXIT_OK;
+        }
+        devs = json_object_object_get(reply, "devices");
+        printf("IOMMU group %s:\n", sget(reply, "group"));
+        for (size_t i = 0; i < json_object_array_length(devs); i++) {
+                json_object *e = json_object_array_get_idx(devs, i);
+                const char *drv = sget(e, "driver") ? sget(e, "driver") : "(none)";
+                if (sget(e, "previousDriver") || strcmp(sget(e, "action"), "unchanged") != 0)
+                        printf("  %s  %-9s %s -> %s\n", sget(e, "name"), sget(e, "action"),
+                               sget(e, "previousDriver") ? sget(e, "previousDriver") : "(none)", drv);
+                else
+                        printf("  %s  %-9s %s\n", sget(e, "name"), sget(e, "action"), drv);
+        }
+        json_object_put(reply);
+        return EXIT_OK;
+}
+
 int main(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100, ARG_SOCKET };
+        enum { ARG_VERSION = 0x100, ARG_SOCKET, ARG_GROUP };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "json", no_argument, NULL, 'j' },
                 { "socket", required_argument, NULL, ARG_SOCKET },
+                { "group", required_argument, NULL, ARG_GROUP },
                 { NULL, 0, NULL, 0 }
         };
         _cleanup_(varlink_client_freep) VarlinkClient *c = NULL;
@@ -533,6 +692,9 @@ int main(int argc, char **argv) {
                         break;
                 case ARG_SOCKET:
                         arg_socket = optarg;
+                        break;
+                case ARG_GROUP:
+                        arg_group = optarg;
                         break;
                 default:
                         fprintf(stderr, "Try 'iommuctl --help'.\n");
@@ -557,7 +719,8 @@ int main(int argc, char **argv) {
                 int nargs;
         } cmds[] = {
                 { "list", 0 }, { "show", 1 }, { "groups", 0 }, { "group", 1 },
-                { "mdev-types", 0 }, { "monitor", 0 }, { "status", 0 },
+                { "mdev-types", 0 }, { "monitor", 0 }, { "status", 0 }, { "policy", 0 },
+                { "prepare", -1 }, { "restore", -1 },
         };
         size_t i;
         for (i = 0; i < ELEMENTSOF(cmds); i++)
@@ -567,7 +730,18 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "iommuctl: unknown command '%s'. Try 'iommuctl --help'.\n", cmd);
                 return EXIT_USAGE;
         }
-        if (argc - optind - 1 != cmds[i].nargs) {
+        if (cmds[i].nargs < 0) {
+                /* DEVICE... or --group N, not both, not neither. */
+                int n = argc - optind - 1;
+                if ((n > 0) == (arg_group != NULL) || n > 64) {
+                        fprintf(stderr, "iommuctl: '%s' takes PCI addresses or --group N. Try 'iommuctl %s --help'.\n",
+                                cmd, cmd);
+                        return EXIT_USAGE;
+                }
+        } else if (arg_group) {
+                fprintf(stderr, "iommuctl: --group is for prepare and restore.\n");
+                return EXIT_USAGE;
+        } else if (argc - optind - 1 != cmds[i].nargs) {
                 fprintf(stderr, "iommuctl: '%s' takes %s. Try 'iommuctl %s --help'.\n", cmd,
                         cmds[i].nargs ? "one argument" : "no arguments", cmd);
                 return EXIT_USAGE;
@@ -588,5 +762,9 @@ int main(int argc, char **argv) {
                 return cmd_mdev_types(c);
         if (strcmp(cmd, "monitor") == 0)
                 return cmd_monitor(c);
+        if (strcmp(cmd, "policy") == 0)
+                return cmd_policy(c);
+        if (strcmp(cmd, "prepare") == 0 || strcmp(cmd, "restore") == 0)
+                return cmd_rebind(c, cmd[0] == 'r', argv + optind + 1, argc - optind - 1);
         return cmd_status(c);
 }

@@ -367,3 +367,26 @@ bool config_match(const ConfigMatchSet *set, const Device *d, unsigned *ret_line
                 }
         return false;
 }
+
+const char *config_match_to_string(const ConfigMatch *m, char *buf, size_t size) {
+        char a[PCI_ADDRESS_STRING_MAX];
+
+        switch (m->kind) {
+        case CONFIG_MATCH_ADDRESS:
+                snprintf(buf, size, "Address=%s", pci_address_format(&m->address, a));
+                break;
+        case CONFIG_MATCH_ID:
+                if (m->any_device)
+                        snprintf(buf, size, "Id=%04x:*", m->vendor);
+                else
+                        snprintf(buf, size, "Id=%04x:%04x", m->vendor, m->device);
+                break;
+        case CONFIG_MATCH_CLASS:
+                snprintf(buf, size, "Class=%0*x", (int) m->class_digits, m->class_prefix);
+                break;
+        case CONFIG_MATCH_PARENT:
+                snprintf(buf, size, "Parent=%s", m->parent);
+                break;
+        }
+        return buf;
+}

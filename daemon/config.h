@@ -68,3 +68,6 @@ void config_freep(Config **c);
 /** config_match() - whether @d matches any rule of @set; the first
  * matching rule's line in *@ret_line. */
 bool config_match(const ConfigMatchSet *set, const Device *d, unsigned *ret_line);
+
+/** config_match_to_string() - the rule as it would be written ("Id=8086:10d3"). */
+const char *config_match_to_string(const ConfigMatch *m, char *buf, size_t size);

@@ -15,6 +15,7 @@
 
 #define DEFAULT_SOCKET "/run/iommud/org.iommud.Manager"
 #define DEFAULT_CONFIG "/etc/iommud/iommud.conf"
+#define DEFAULT_STATE_DIR "/run/iommud"
 
 static void help(void) {
         printf("Usage: iommud [OPTIONS]\n"
@@ -30,21 +31,25 @@ static void help(void) {
                "                            (default: " DEFAULT_SOCKET ")\n"
                "     --config PATH          The policy (default: " DEFAULT_CONFIG ";\n"
                "                            none means nothing is assignable)\n"
+               "     --state-dir DIR        Where records that must survive a restart go\n"
+               "                            (default: " DEFAULT_STATE_DIR ")\n"
                "\n"
                "See iommud(8).\n");
 }
 
 int main(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100, ARG_VARLINK_SOCKET, ARG_CONFIG };
+        enum { ARG_VERSION = 0x100, ARG_VARLINK_SOCKET, ARG_CONFIG, ARG_STATE_DIR };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "log-level", required_argument, NULL, 'l' },
                 { "varlink-socket", required_argument, NULL, ARG_VARLINK_SOCKET },
                 { "config", required_argument, NULL, ARG_CONFIG },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 { NULL, 0, NULL, 0 }
         };
-        ManagerOptions o = { .varlink_socket = DEFAULT_SOCKET, .sysfs_root = "/sys", .config_path = DEFAULT_CONFIG };
+        ManagerOptions o = { .varlink_socket = DEFAULT_SOCKET, .sysfs_root = "/sys", .config_path = DEFAULT_CONFIG,
+                           .state_dir = DEFAULT_STATE_DIR };
         Manager *m = NULL;
         int c, r;
 
@@ -74,6 +79,13 @@ int main(int argc, char **argv) {
                         break;
                 case ARG_CONFIG:
                         o.config_path = optarg;
+                        break;
+                case ARG_STATE_DIR:
+                        if (optarg[0] != '/') {
+                                log_error("--state-dir needs an absolute path");
+                                return EXIT_FAILURE;
+                        }
+                        o.state_dir = optarg;
                         break;
                 default:
                         fprintf(stderr, "Try 'iommud --help'.\n");

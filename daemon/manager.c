@@ -10,35 +10,20 @@
 
 #include "build-config.h"
 #include "config.h"
+#include "manager-internal.h"
 #include "manager.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 #include "varlink-manager.h"
 #include "varlink.h"
 
-struct ManagerWatch {
-        ManagerWatchFn fn;
-        void *userdata;
-        ManagerWatch *next, *prev;
-};
-
-struct Manager {
-        sd_event *event;
-        Sysfs *sysfs;
-        Registry *registry;
-        Scanner *scanner;
-        VarlinkServer *varlink;
-        Config *config;
-        char *varlink_socket;
-        bool bound_socket;      /* we made the socket file, so we remove it */
-        ManagerWatch *watches;
-};
-
 static void on_device(Registry *r, RegistryChange what, const Device *d, void *userdata) {
         static const char *const names[] = { "add", "remove", "change" };
         Manager *m = userdata;
         json_object *o;
 
+        if (what == REGISTRY_CHANGED)
+                manager_rebind_device_changed(m, d);
         if (!m->watches)
                 return;
         o = registry_device_to_json(r, d);
@@ -68,22 +53,15 @@ static void on_group(Registry *r, RegistryChange what, const Group *g, void *use
         json_object_put(o);
 }
 
-/* iommud.conf's verdict (static for the daemon's life, so the registry
- * may cache it in each device's JSON). */
+/* iommud.conf's verdict, with what the host cannot lose (see
+ * manager-rebind.c); the registry caches it in each device's JSON until
+ * registry_invalidate_json(). */
 static bool on_policy(const Device *d, char *reason, size_t size, void *userdata) {
-        Manager *m = userdata;
-        unsigned line;
+        return manager_policy_verdict(userdata, d, reason, size);
+}
 
-        if (!m->config->found) {
-                snprintf(reason, size, "no %s: nothing is assignable", m->config->path);
-                return false;
-        }
-        if (config_match(&m->config->assignable, d, &line)) {
-                snprintf(reason, size, "allowed by %s:%u", m->config->path, line);
-                return true;
-        }
-        snprintf(reason, size, "not listed in [Assignable] of %s", m->config->path);
-        return false;
+static void on_annotate(const Device *d, json_object *o, void *userdata) {
+        manager_annotate_device(userdata, d, o);
 }
 
 int manager_new(const ManagerOptions *o, Manager **ret) {
@@ -94,6 +72,15 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         m = calloc(1, sizeof(*m));
         if (!m)
                 return -ENOMEM;
+        m->mountinfo_fd = m->rtnl_fd = -EBADF;
+        /* For sd_event_add_child() (modprobe): blocked before any thread. */
+        {
+                sigset_t mask;
+                sigemptyset(&mask);
+                sigaddset(&mask, SIGCHLD);
+                if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                        return -errno;
+        }
         m->varlink_socket = strdup(o->varlink_socket);
         if (!m->varlink_socket)
                 return -ENOMEM;
@@ -111,8 +98,12 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         r = sysfs_new(o->sysfs_root, &m->sysfs);
         if (r < 0)
                 return log_error_errno(r, "Failed to open %s: %m", o->sysfs_root);
-        cb = (RegistryCallbacks) { .device = on_device, .group = on_group, .policy = on_policy, .userdata = m };
+        cb = (RegistryCallbacks) { .device = on_device, .group = on_group, .policy = on_policy,
+                                   .annotate = on_annotate, .userdata = m };
         r = registry_new(&cb, &m->registry);
+        if (r < 0)
+                return r;
+        r = manager_rebind_init(m, o);
         if (r < 0)
                 return r;
         r = scanner_new(m->event, m->sysfs, m->registry, &m->scanner);
@@ -133,6 +124,7 @@ Manager *manager_free(Manager *m) {
         if (m->bound_socket)
                 (void) unlink(m->varlink_socket);
         scanner_free(m->scanner);
+        manager_rebind_done(m);
         registry_free(m->registry);
         config_free(m->config);
         sysfs_free(m->sysfs);

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <json-c/json.h>
+#include <stdint.h>
+#include <sys/types.h>
 #include <systemd/sd-event.h>
 
 #include "config.h"
@@ -21,7 +23,30 @@ typedef struct ManagerOptions {
         const char *varlink_socket;     /* path to bind when not socket-activated */
         const char *sysfs_root;         /* "/sys" */
         const char *config_path;        /* /etc/iommud/iommud.conf */
+        const char *state_dir;          /* /run/iommud: what must survive a restart */
+        const char *proc_root;          /* /proc: who holds device nodes */
+        uint64_t rebind_timeout_usec;   /* each sysfs write and bind; 0: 10 s */
 } ManagerOptions;
+
+/* A refusal or failure, for the front ends to turn into a named error
+ * (varlink: org.iommud.Manager.<name>; the IDL documents each). */
+typedef struct ManagerError {
+        const char *name;               /* NULL: no error */
+        char device[64];                /* the device it is about, or "" */
+        int64_t group;                  /* the group it is about, or -1 */
+        char message[512];              /* a sentence for people */
+        bool rolled_back;               /* RebindFailed: everything was put back */
+        char rollback_message[256];     /* RebindFailed: the first rollback failure */
+        pid_t pid;                      /* DeviceInUse: the holder */
+        char command[17];
+        char node[64];
+} ManagerError;
+
+/* Who asks. */
+typedef struct ManagerCaller {
+        uid_t uid;
+        pid_t pid;
+} ManagerCaller;
 
 /* @event is "add", "remove" or "change"; exactly one of @device and @group
  * is non-NULL (borrowed for the call). */
@@ -49,3 +74,35 @@ json_object *manager_status(Manager *m);
  * manager_unwatch(). */
 int manager_watch(Manager *m, ManagerWatchFn fn, void *userdata, ManagerWatch **ret);
 void manager_unwatch(Manager *m, ManagerWatch *w);
+
+/** manager_authorize() - whether @caller may do @action ("prepare",
+ * "restore").  The one place the decision is made: root only for now
+ * (polkit replaces it).  0, or -EPERM with @err filled. */
+int manager_authorize(Manager *m, const ManagerCaller *caller, const char *action, ManagerError *err);
+
+/* The outcome of a prepare or restore: @err NULL on success, with
+ * @result {group, devices: [{name, action, driver, originalDriver}]}
+ * (borrowed for the call). */
+typedef void (*ManagerRebindDone)(Manager *m, const ManagerError *err, json_object *result, void *userdata);
+
+/** manager_prepare() - move @names (canonical device names, all in one
+ * IOMMU group), or every member of @group when @n is 0, to VFIO drivers,
+ * with every member that blocks the group; see rebind.h.  @done is
+ * called exactly once, possibly before this returns.  Returns -ENOMEM
+ * only (then @done is not called). */
+int manager_prepare(Manager *m, const char *const *names, size_t n, int64_t group, ManagerRebindDone done,
+                    void *userdata);
+
+/** manager_restore() - the reverse: every device iommud prepared among
+ * @names (or in @group) goes back to its original driver. */
+int manager_restore(Manager *m, const char *const *names, size_t n, int64_t group, ManagerRebindDone done,
+                    void *userdata);
+
+/** manager_device_is_managed() - the lease hook: a Claim prepares a
+ * managed device first (manager_prepare()) and restores it when the lease
+ * ends (manager_restore()); an unmanaged one must already be prepared. */
+bool manager_device_is_managed(Manager *m, const Device *d);
+
+/** manager_policy() - the GetPolicy reply: the rules and every device's
+ * verdict. */
+json_object *manager_policy(Manager *m);

@@ -263,6 +263,8 @@ json_object *registry_device_to_json(const Registry *r, const Device *d) {
                 allowed = r->cb.policy(d, reason, sizeof(reason), r->cb.userdata);
         json_object_object_add(o, "policyAllows", json_object_new_boolean(allowed));
         json_object_object_add(o, "policyReason", json_object_new_string(reason));
+        if (r->cb.annotate)
+                r->cb.annotate(d, o, r->cb.userdata);
         return o;
 }
 
@@ -280,4 +282,23 @@ const char *registry_device_json_text(const Registry *r, const Device *d) {
         dd->json_text = s ? strdup(s) : NULL;
         json_object_put(o);
         return dd->json_text;
+}
+
+void registry_invalidate_json(Registry *r, const char *name) {
+        size_t i = 0;
+        void *v;
+
+        if (name) {
+                Device *d = hashmap_get(r->devices, name);
+                if (d) {
+                        free(d->json_text);
+                        d->json_text = NULL;
+                }
+                return;
+        }
+        while (hashmap_iterate(r->devices, &i, &v, NULL)) {
+                Device *d = v;
+                free(d->json_text);
+                d->json_text = NULL;
+        }
 }

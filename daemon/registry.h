@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <json-c/json.h>
 
 #include "device.h"
 #include "group.h"
@@ -29,6 +30,8 @@ typedef struct RegistryCallbacks {
         /* The policy's verdict on a device, for its JSON: whether it may
          * be assigned, and a sentence why (written into @reason). */
         bool (*policy)(const Device *d, char *reason, size_t size, void *userdata);
+        /* More fields of the owner's for a device's JSON (optional). */
+        void (*annotate)(const Device *d, json_object *o, void *userdata);
         void *userdata;
 } RegistryCallbacks;
 
@@ -65,3 +68,7 @@ json_object *registry_device_to_json(const Registry *r, const Device *d);
 /** registry_device_json_text() - the same, serialized, cached until the
  * device or its group's viability changes.  Owned by the registry. */
 const char *registry_device_json_text(const Registry *r, const Device *d);
+
+/** registry_invalidate_json() - the policy or annotations of @name (NULL:
+ * of every device) changed: drop the cached text. */
+void registry_invalidate_json(Registry *r, const char *name);

@@ -114,7 +114,7 @@ static void update(Scanner *s, SysfsBus bus, const char *name) {
 }
 
 /* Re-read every member of group @id (its /dev/vfio node came or went). */
-static void refresh_group(Scanner *s, uint32_t id) {
+void scanner_refresh_group(Scanner *s, uint32_t id) {
         const Group *g = registry_get_group(s->registry, id);
         _cleanup_free_ char **names = NULL;
         _cleanup_free_ DeviceKind *kinds = NULL;
@@ -182,7 +182,7 @@ static void handle(Scanner *s, struct udev_device *ud) {
                 errno = 0;
                 g = strtoul(sysname, &end, 10);
                 if (!errno && *end == 0 && end != sysname && g <= UINT32_MAX)
-                        refresh_group(s, (uint32_t) g);
+                        scanner_refresh_group(s, (uint32_t) g);
         }
 }
 

@@ -36,3 +36,8 @@ int scanner_start(Scanner *s);
 int scanner_rescan(Scanner *s);
 
 const ScannerStats *scanner_get_stats(const Scanner *s);
+
+/** scanner_refresh_group() - re-read every member of IOMMU group @id from
+ * sysfs now, without waiting for their uevents (before deciding anything
+ * on what the group looks like). */
+void scanner_refresh_group(Scanner *s, uint32_t id);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -200,6 +201,111 @@ static int method_monitor(VarlinkCall *c, json_object *params, void *userdata) {
         return varlink_call_notify(c, o);
 }
 
+static int method_get_policy(VarlinkCall *c, json_object *params, void *userdata) {
+        json_object *o = manager_policy(userdata);
+        return o ? varlink_call_reply(c, o) : -ENOMEM;
+}
+
+/* ---- Prepare and Restore ---- */
+
+#define REBIND_DEVICES_MAX 64
+
+/* The one table from the manager's errors to the IDL's: each error's
+ * parameters, from ManagerError. */
+static int reply_manager_error(VarlinkCall *c, const ManagerError *e) {
+        json_object *o = json_object_new_object();
+        char name[128];
+
+        if (!o)
+                return -ENOMEM;
+        json_object_object_add(o, "message", json_object_new_string(e->message));
+        if (e->device[0])
+                json_object_object_add(o, "device", json_object_new_string(e->device));
+        if (e->group >= 0)
+                json_object_object_add(o, "group", json_object_new_int64(e->group));
+        if (strcmp(e->name, "RebindFailed") == 0 || strcmp(e->name, "DeviceInUse") == 0) {
+                json_object_object_add(o, "rolledBack", json_object_new_boolean(e->rolled_back));
+                if (e->rollback_message[0])
+                        json_object_object_add(o, "rollbackMessage", json_object_new_string(e->rollback_message));
+        }
+        if (strcmp(e->name, "DeviceInUse") == 0) {
+                json_object_object_add(o, "pid", json_object_new_int64(e->pid));
+                json_object_object_add(o, "command", json_object_new_string(e->command));
+                json_object_object_add(o, "node", json_object_new_string(e->node));
+        }
+        snprintf(name, sizeof(name), IFACE ".%s", e->name);
+        return varlink_call_reply_error(c, name, o);
+}
+
+static void rebind_done(Manager *m, const ManagerError *err, json_object *result, void *userdata) {
+        VarlinkCall *c = userdata;
+
+        /* The work is done whether or not the client is still there to
+         * hear it; replying to a gone client fails harmlessly. */
+        if (err)
+                (void) reply_manager_error(c, err);
+        else
+                (void) varlink_call_reply(c, json_object_get(result));
+        varlink_call_unref(c);
+}
+
+static int method_rebind(VarlinkCall *c, json_object *params, Manager *m, bool restore) {
+        char names[REBIND_DEVICES_MAX][UUID_STRING_MAX];
+        const char *ptrs[REBIND_DEVICES_MAX];
+        json_object *devices = NULL;
+        ManagerCaller caller;
+        ManagerError err = { .group = -1 };
+        struct ucred cred;
+        int64_t group = -1;
+        size_t n = 0;
+        int r;
+
+        if (json_object_object_get_ex(params, "devices", &devices) && devices) {
+                if (!json_object_is_type(devices, json_type_array) || json_object_array_length(devices) == 0 ||
+                    json_object_array_length(devices) > REBIND_DEVICES_MAX)
+                        return varlink_call_reply_invalid_parameter(c, "devices");
+                n = json_object_array_length(devices);
+                for (size_t i = 0; i < n; i++) {
+                        json_object *e = json_object_array_get_idx(devices, i);
+                        const char *s = json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
+
+                        /* No NUL inside, not over-long, a PCI address or a UUID. */
+                        if (!s || (size_t) json_object_get_string_len(e) != strlen(s) || strlen(s) > 64 ||
+                            canonical_device_name(s, names[i]) < 0)
+                                return varlink_call_reply_invalid_parameter(c, "devices");
+                        ptrs[i] = names[i];
+                }
+        }
+        r = varlink_json_get_int64(params, "group", false, &group);
+        if (r < 0 || (r > 0 && (group < 0 || group > UINT32_MAX)))
+                return varlink_call_reply_invalid_parameter(c, "group");
+        if ((n > 0) == (r > 0))
+                /* Exactly one of the two: both is a bad group, neither a
+                 * missing device list. */
+                return varlink_call_reply_invalid_parameter(c, n > 0 ? "group" : "devices");
+
+        r = varlink_call_get_peer_creds(c, &cred);
+        if (r < 0)
+                return r;
+        caller = (ManagerCaller) { .uid = cred.uid, .pid = cred.pid };
+        if (manager_authorize(m, &caller, restore ? "restore" : "prepare", &err) < 0)
+                return reply_manager_error(c, &err);
+
+        varlink_call_ref(c);
+        r = (restore ? manager_restore : manager_prepare)(m, ptrs, n, group, rebind_done, c);
+        if (r < 0)
+                varlink_call_unref(c);
+        return r;
+}
+
+static int method_prepare(VarlinkCall *c, json_object *params, void *userdata) {
+        return method_rebind(c, params, userdata, false);
+}
+
+static int method_restore(VarlinkCall *c, json_object *params, void *userdata) {
+        return method_rebind(c, params, userdata, true);
+}
+
 int varlink_manager_register(Manager *m, VarlinkServer *s) {
         static const struct {
                 const char *name;
@@ -212,6 +318,9 @@ int varlink_manager_register(Manager *m, VarlinkServer *s) {
                 { IFACE ".ListMdevTypes", method_list_mdev_types },
                 { IFACE ".Monitor", method_monitor },
                 { IFACE ".GetStatus", method_get_status },
+                { IFACE ".GetPolicy", method_get_policy },
+                { IFACE ".Prepare", method_prepare },
+                { IFACE ".Restore", method_restore },
         };
         int r;
 

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * manager-internal.h - the Manager's state, shared by the files that make
+ * up the manager (manager.c: life cycle, registry and front ends;
+ * manager-rebind.c: policy, prepare and restore).  Nothing else includes
+ * it.
+ */
+#pragma once
+
+#include "host-guard.h"
+#include "manager.h"
+#include "prepared.h"
+#include "rebind.h"
+#include "shared/hashmap.h"
+#include "varlink.h"
+
+struct ManagerWatch {
+        ManagerWatchFn fn;
+        void *userdata;
+        ManagerWatch *next, *prev;
+};
+
+struct Manager {
+        sd_event *event;
+        Sysfs *sysfs;
+        Registry *registry;
+        Scanner *scanner;
+        VarlinkServer *varlink;
+        Config *config;
+        char *varlink_socket;
+        bool bound_socket;      /* we made the socket file, so we remove it */
+        ManagerWatch *watches;
+
+        /* manager-rebind.c */
+        char *state_dir;
+        char *proc_root;
+        PreparedStore *prepared;
+        Hashmap *jobs;          /* group key -> ManagerJob: one job per group */
+        HostGuard *host_guard;
+        sd_event_source *guard_timer;
+        int mountinfo_fd;
+        sd_event_source *mountinfo_source;
+        int rtnl_fd;
+        sd_event_source *rtnl_source;
+        struct VfioVariants *variants;
+        RebindTimeouts timeouts;
+};
+
+/* manager-rebind.c */
+int manager_rebind_init(Manager *m, const ManagerOptions *o);
+void manager_rebind_done(Manager *m);
+void manager_rebind_device_changed(Manager *m, const Device *d);
+bool manager_policy_verdict(Manager *m, const Device *d, char *reason, size_t size);
+void manager_annotate_device(Manager *m, const Device *d, json_object *o);
+
+
