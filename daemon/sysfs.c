@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -68,13 +70,135 @@ static int path_is_safe(const char *path) {
         return 1;
 }
 
+/* The walk below follows at most this many symlinks, as the kernel does,
+ * and keeps at most this many directories open. */
+#define FOLLOW_MAX 40
+#define DEPTH_MAX 64
+
+/* openat2() with RESOLVE_IN_ROOT | RESOLVE_NO_XDEV, done by hand, one
+ * component at a time: for kernels before 5.6, and for seccomp filters
+ * that do not know the syscall and answer ENOSYS, as systemd 252's
+ * @system-service does (udevd runs under it, and so do the programs its
+ * rules run).  Every component is opened with O_NOFOLLOW; a symlink is
+ * read and its target walked in its place, from the root when absolute;
+ * ".." stops at the root; a component on another file system is refused
+ * (-EXDEV).  A component swapped for a symlink between the look and the
+ * open fails the open (O_NOFOLLOW) rather than being followed. */
+static int openat_walk(int rootfd, const char *path, int flags) {
+        int dirs[DEPTH_MAX], n = 0, fd = -EBADF, follows = 0, r;
+        char buf[PATH_MAX], target[PATH_MAX], comp[NAME_MAX + 1];
+        struct stat root_st, st;
+        const char *p;
+
+        if (fstat(rootfd, &root_st) < 0)
+                return -errno;
+        if (strlen(path) >= sizeof(buf))
+                return -ENAMETOOLONG;
+        strcpy(buf, path);
+        p = buf;
+        for (;;) {
+                int cur = n > 0 ? dirs[n - 1] : rootfd;
+                size_t len;
+                bool last;
+
+                while (*p == '/')
+                        p++;
+                if (!*p) {
+                        /* Ended on a directory (a target ending in ".."). */
+                        fd = openat(cur, ".", flags | O_CLOEXEC);
+                        r = fd < 0 ? -errno : 0;
+                        break;
+                }
+                len = strcspn(p, "/");
+                if (len > NAME_MAX) {
+                        r = -ENAMETOOLONG;
+                        break;
+                }
+                memcpy(comp, p, len);
+                comp[len] = 0;
+                p += len;
+                last = !p[strspn(p, "/")];
+                if (strcmp(comp, ".") == 0)
+                        continue;
+                if (strcmp(comp, "..") == 0) {
+                        if (n > 0)
+                                safe_close(dirs[--n]);
+                        continue;
+                }
+                if (fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        r = -errno;
+                        break;
+                }
+                if (st.st_dev != root_st.st_dev) {
+                        r = -EXDEV;
+                        break;
+                }
+                if (S_ISLNK(st.st_mode) && !(last && (flags & O_NOFOLLOW))) {
+                        ssize_t k;
+
+                        if (++follows > FOLLOW_MAX) {
+                                r = -ELOOP;
+                                break;
+                        }
+                        k = readlinkat(cur, comp, target, sizeof(target));
+                        if (k < 0) {
+                                r = -errno;
+                                break;
+                        }
+                        if ((size_t) k + strlen(p) + 2 > sizeof(buf)) {
+                                r = -ENAMETOOLONG;
+                                break;
+                        }
+                        /* The target, then what was left after the link. */
+                        memmove(buf + k + 1, p, strlen(p) + 1);
+                        memcpy(buf, target, (size_t) k);
+                        buf[k] = '/';
+                        p = buf;
+                        if (target[0] == '/')
+                                while (n > 0)
+                                        safe_close(dirs[--n]);
+                        continue;
+                }
+                if (last) {
+                        fd = openat(cur, comp, flags | O_NOFOLLOW | O_CLOEXEC);
+                        r = fd < 0 ? -errno : 0;
+                        break;
+                }
+                if (n >= DEPTH_MAX) {
+                        r = -ENAMETOOLONG;
+                        break;
+                }
+                dirs[n] = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (dirs[n] < 0) {
+                        r = -errno;
+                        break;
+                }
+                n++;
+        }
+        while (n > 0)
+                safe_close(dirs[--n]);
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
+        if (fstat(fd, &st) < 0 || st.st_dev != root_st.st_dev) {
+                r = st.st_dev != root_st.st_dev ? -EXDEV : -errno;
+                safe_close(fd);
+                return r;
+        }
+        return fd;
+}
+
 static int openat_beneath(int dirfd, const char *path, int flags) {
+        static bool no_openat2;
         struct open_how how = {
                 .flags = (uint64_t) (flags | O_CLOEXEC),
                 .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
         };
         int fd;
 
+        if (no_openat2)
+                return openat_walk(dirfd, path, flags);
         /* With RESOLVE_IN_ROOT the kernel answers EAGAIN when a rename or
          * mount anywhere raced with a ".." walk it could not then vouch
          * for (netdev renames on a host, other tests here); retrying is
@@ -83,6 +207,10 @@ static int openat_beneath(int dirfd, const char *path, int flags) {
                 fd = (int) syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
                 if (fd >= 0)
                         return fd;
+                if (errno == ENOSYS) {
+                        no_openat2 = true;
+                        return openat_walk(dirfd, path, flags);
+                }
                 if (errno != EAGAIN || i >= 64)
                         return -errno;
         }

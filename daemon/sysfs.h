@@ -6,7 +6,11 @@
  * resolved by openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS |
  * RESOLVE_NO_XDEV) beneath that root, so neither ".." nor a symlink
  * (relative or absolute) can lead outside it, and paths are only ever
- * built here, from names that were already parsed (PciAddress).
+ * built here, from names that were already parsed (PciAddress).  Where
+ * openat2() answers ENOSYS (kernels before 5.6, seccomp filters that
+ * predate it, such as the one udevd and the programs its rules run are
+ * under on Debian 12) the same resolution is done component by component
+ * with O_NOFOLLOW.
  *
  * Errors: -ENOENT when the attribute or link does not exist, -EINVAL for a
  * path this module refuses to build, -EFBIG for an attribute larger than a
