@@ -53,4 +53,8 @@ void manager_rebind_device_changed(Manager *m, const Device *d);
 bool manager_policy_verdict(Manager *m, const Device *d, char *reason, size_t size);
 void manager_annotate_device(Manager *m, const Device *d, json_object *o);
 
+/* manager.c: tell watchers that @d's JSON changed though the device did
+ * not (its record, its verdict). */
+void manager_notify_device_changed(Manager *m, const Device *d);
+
 

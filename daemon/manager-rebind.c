@@ -322,9 +322,16 @@ static void job_done(RebindJob *j, const RebindJobResult *res, void *userdata) {
         hashmap_remove(m->jobs, mj->key);
         if (res->error >= 0) {
                 for (size_t i = 0; i < plan->n; i++) {
+                        const Device *d;
+
                         if (mj->restore)
                                 (void) prepared_store_remove(m->prepared, plan->steps[i].name);
                         registry_invalidate_json(m->registry, plan->steps[i].name);
+                        /* The last uevent was seen with the record as it
+                         * was; say what is true now. */
+                        d = registry_get_device(m->registry, plan->steps[i].name);
+                        if (d)
+                                manager_notify_device_changed(m, d);
                         log_info("%s: %s %s -> %s", what, plan->steps[i].name,
                                  plan->steps[i].from_driver ? plan->steps[i].from_driver : "(none)",
                                  plan->steps[i].to_driver ? plan->steps[i].to_driver : "(none)");
@@ -341,8 +348,13 @@ static void job_done(RebindJob *j, const RebindJobResult *res, void *userdata) {
         if (!mj->restore)
                 for (size_t i = 0; i < plan->n; i++)
                         if (res->rolled_back || i > res->failed_step) {
+                                const Device *d;
+
                                 (void) prepared_store_remove(m->prepared, plan->steps[i].name);
                                 registry_invalidate_json(m->registry, plan->steps[i].name);
+                                d = registry_get_device(m->registry, plan->steps[i].name);
+                                if (d)
+                                        manager_notify_device_changed(m, d);
                         }
         snprintf(err.device, sizeof(err.device), "%s", plan->steps[res->failed_step].name);
         snprintf(err.message, sizeof(err.message), "%s", res->message);

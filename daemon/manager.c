@@ -36,6 +36,10 @@ static void on_device(Registry *r, RegistryChange what, const Device *d, void *u
         json_object_put(o);
 }
 
+void manager_notify_device_changed(Manager *m, const Device *d) {
+        on_device(m->registry, REGISTRY_CHANGED, d, m);
+}
+
 static void on_group(Registry *r, RegistryChange what, const Group *g, void *userdata) {
         static const char *const names[] = { "add", "remove", "change" };
         Manager *m = userdata;
