@@ -54,6 +54,7 @@ static int help(void) {
                "  monitor              Print device and group changes as they happen\n"
                "  status               The daemon: version, backend, counts\n"
                "  policy               What iommud.conf allows, and every device's verdict\n"
+               "  reload               Read iommud.conf again (a broken file changes nothing)\n"
                "  prepare DEVICE...|--group N\n"
                "                       Move devices (or a whole IOMMU group) to vfio-pci\n"
                "  restore DEVICE...|--group N\n"
@@ -94,6 +95,9 @@ static const struct {
           "every device with whether it may be assigned and why (the rule that allows\n"
           "it, or what refuses it: not listed, or needed by the host), and whether it\n"
           "is managed, reserved or prepared." },
+        { "reload", "reload", "Make iommud read iommud.conf(5) again. A file that does not parse\n"
+          "changes nothing: the error names the file, line and problem, and the\n"
+          "policy in force stays. Root only. 'systemctl reload iommud' runs this." },
         { "prepare", "prepare DEVICE... | prepare --group N",
           "Move the devices (PCI addresses, all in one IOMMU group), or every function\n"
           "of group N, to vfio-pci, so that they can be assigned. Members of the\n"
@@ -188,7 +192,7 @@ static int call(VarlinkClient *c, const char *method, json_object *params, json_
                         fprintf(stderr, "iommuctl: %s\n", json_object_get_string(v));
                         if (strcmp(name, "NotAllowed") == 0 || strcmp(name, "PermissionDenied") == 0 ||
                             strcmp(name, "NotPreparable") == 0 || strcmp(name, "NoIommuGroup") == 0 ||
-                            strcmp(name, "NotPrepared") == 0)
+                            strcmp(name, "NotPrepared") == 0 || strcmp(name, "ConfigInvalid") == 0)
                                 code = EXIT_REFUSED;
                         else if (strcmp(name, "Busy") == 0 || strcmp(name, "DeviceInUse") == 0)
                                 code = EXIT_BUSY;
@@ -607,6 +611,23 @@ static int cmd_policy(VarlinkClient *c) {
         return EXIT_OK;
 }
 
+static int cmd_reload(VarlinkClient *c) {
+        json_object *reply = NULL;
+        int r;
+
+        r = call(c, IFACE ".Reload", NULL, &reply);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_json)
+                print_json(reply);
+        else if (bget(reply, "configFound"))
+                printf("Reloaded %s: %s [Assignable] rules.\n", sget(reply, "config"), sget(reply, "assignableRules"));
+        else
+                printf("No %s: nothing is assignable.\n", sget(reply, "config"));
+        json_object_put(reply);
+        return EXIT_OK;
+}
+
 static int cmd_rebind(VarlinkClient *c, bool restore, char **names, int n) {
         json_object *p = json_object_new_object(), *reply = NULL, *devs;
         int r;
@@ -653,7 +674,7 @@ static int cmd_rebind(VarlinkClient *c, bool restore, char **names, int n) {
         for (size_t i = 0; i < json_object_array_length(devs); i++) {
                 json_object *e = json_object_array_get_idx(devs, i);
                 const char *drv = sget(e, "driver") ? sget(e, "driver") : "(none)";
-                if (sget(e, "previousDriver") || strcmp(sget(e, "action"), "unchanged") != 0)
+                if (strcmp(sget(e, "action"), "rebound") == 0 || strcmp(sget(e, "action"), "restored") == 0)
                         printf("  %s  %-9s %s -> %s\n", sget(e, "name"), sget(e, "action"),
                                sget(e, "previousDriver") ? sget(e, "previousDriver") : "(none)", drv);
                 else
@@ -719,7 +740,7 @@ int main(int argc, char **argv) {
                 int nargs;
         } cmds[] = {
                 { "list", 0 }, { "show", 1 }, { "groups", 0 }, { "group", 1 },
-                { "mdev-types", 0 }, { "monitor", 0 }, { "status", 0 }, { "policy", 0 },
+                { "mdev-types", 0 }, { "monitor", 0 }, { "status", 0 }, { "policy", 0 }, { "reload", 0 },
                 { "prepare", -1 }, { "restore", -1 },
         };
         size_t i;
@@ -764,6 +785,8 @@ int main(int argc, char **argv) {
                 return cmd_monitor(c);
         if (strcmp(cmd, "policy") == 0)
                 return cmd_policy(c);
+        if (strcmp(cmd, "reload") == 0)
+                return cmd_reload(c);
         if (strcmp(cmd, "prepare") == 0 || strcmp(cmd, "restore") == 0)
                 return cmd_rebind(c, cmd[0] == 'r', argv + optind + 1, argc - optind - 1);
         return cmd_status(c);

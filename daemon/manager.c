@@ -234,6 +234,36 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return sd_event_exit(m->event, 0);
 }
 
+int manager_reload_config(Manager *m, char **ret_error) {
+        _cleanup_free_ char *err = NULL;
+        Config *c = NULL;
+        int r;
+
+        (void) sd_notify(false, "RELOADING=1");
+        r = config_load(m->config->path, &c, &err);
+        if (r < 0) {
+                /* Keep what is in force: a typo must not open or close
+                 * every device at once. */
+                log_error("Not reloading, keeping the policy in force: %s", err ? err : strerror(-r));
+                (void) sd_notify(false, "READY=1");
+                if (ret_error)
+                        *ret_error = err ? TAKE_PTR(err) : strdup(strerror(-r));
+                return r;
+        }
+        config_free(m->config);
+        m->config = c;
+        registry_invalidate_json(m->registry, NULL);
+        log_info("Reloaded %s%s: %zu [Assignable], %zu [Managed], %zu [Reserve] rules", c->path,
+                 c->found ? "" : " (not found: nothing is assignable)", c->assignable.n, c->managed.n, c->reserve.n);
+        (void) sd_notify(false, "READY=1");
+        return 0;
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        (void) manager_reload_config(userdata, NULL);
+        return 0;
+}
+
 int manager_run(Manager *m) {
         sigset_t mask;
         char status[128];
@@ -242,12 +272,16 @@ int manager_run(Manager *m) {
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return -errno;
         r = sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, m);
         if (r < 0)
                 return r;
         r = sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
+        if (r < 0)
+                return r;
+        r = sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m);
         if (r < 0)
                 return r;
         /* Sends WATCHDOG=1 at half of $WATCHDOG_USEC when it is set. */

@@ -62,6 +62,11 @@ int manager_startup(Manager *m);
 /** manager_run() - run until SIGTERM/SIGINT; READY=1 to systemd first. */
 int manager_run(Manager *m);
 
+/** manager_reload_config() - read iommud.conf again (SIGHUP, Reload); a
+ * file that does not parse leaves the policy in force: -EINVAL, with
+ * "FILE:LINE: problem" in *@ret_error (may be NULL; caller frees). */
+int manager_reload_config(Manager *m, char **ret_error);
+
 const Config *manager_get_config(Manager *m);
 Registry *manager_get_registry(Manager *m);
 Sysfs *manager_get_sysfs(Manager *m);

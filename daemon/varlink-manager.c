@@ -298,6 +298,38 @@ static int method_rebind(VarlinkCall *c, json_object *params, Manager *m, bool r
         return r;
 }
 
+static int method_reload(VarlinkCall *c, json_object *params, void *userdata) {
+        Manager *m = userdata;
+        ManagerError err = { .group = -1 };
+        _cleanup_free_ char *why = NULL;
+        ManagerCaller caller;
+        struct ucred cred;
+        const Config *cf;
+        json_object *o;
+        int r;
+
+        r = varlink_call_get_peer_creds(c, &cred);
+        if (r < 0)
+                return r;
+        caller = (ManagerCaller) { .uid = cred.uid, .pid = cred.pid };
+        if (manager_authorize(m, &caller, "reload the policy of", &err) < 0)
+                return reply_manager_error(c, &err);
+        r = manager_reload_config(m, &why);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                o = json_object_new_object();
+                json_object_object_add(o, "message", json_object_new_string(why ? why : "cannot read the policy"));
+                return varlink_call_reply_error(c, IFACE ".ConfigInvalid", o);
+        }
+        cf = manager_get_config(m);
+        o = json_object_new_object();
+        json_object_object_add(o, "config", json_object_new_string(cf->path));
+        json_object_object_add(o, "configFound", json_object_new_boolean(cf->found));
+        json_object_object_add(o, "assignableRules", json_object_new_int64((int64_t) cf->assignable.n));
+        return varlink_call_reply(c, o);
+}
+
 static int method_prepare(VarlinkCall *c, json_object *params, void *userdata) {
         return method_rebind(c, params, userdata, false);
 }
@@ -321,6 +353,7 @@ int varlink_manager_register(Manager *m, VarlinkServer *s) {
                 { IFACE ".GetPolicy", method_get_policy },
                 { IFACE ".Prepare", method_prepare },
                 { IFACE ".Restore", method_restore },
+                { IFACE ".Reload", method_reload },
         };
         int r;
 
