@@ -63,3 +63,36 @@ edu_dma_check() {
 	ok "kernel logged: $(dmar_fault_logged "$bdf" "$iova" | head -n1)"
 	restore_driver "$bdf"
 }
+
+# use_config: install stdin as /etc/iommud/iommud.conf and have iommud
+# read it (systemctl reload, or a start); no stdin text removes the file.
+use_config() {
+	mkdir -p /etc/iommud
+	local text; text=$(cat)
+	if [ -n "$text" ]; then printf '%s\n' "$text" > /etc/iommud/iommud.conf; else rm -f /etc/iommud/iommud.conf; fi
+	systemctl start iommud.socket
+	if systemctl is-active --quiet iommud.service; then
+		systemctl reload iommud.service || { journalctl -u iommud --no-pager | tail -20; fail "iommud did not reload"; }
+	else
+		systemctl start iommud.service || { journalctl -u iommud --no-pager | tail -20; fail "iommud did not start"; }
+	fi
+}
+
+# pci_snapshot: every PCI function's driver and driver_override, and the
+# records iommud keeps, one line each: compared before and after a call
+# that must change nothing.
+pci_snapshot() {
+	local d
+	for d in /sys/bus/pci/devices/*; do
+		echo "$(basename "$d") $(driver_of "$(basename "$d")") $(cat "$d/driver_override")"
+	done
+	if [ -d /run/iommud/prepared ]; then ls -A /run/iommud/prepared | sed 's/^/record /'; fi
+}
+
+# expect_rc RC CMD...: run CMD, which must exit RC; its stderr is kept in
+# $err_out.
+expect_rc() {
+	local want=$1 rc=0; shift
+	err_out=$("$@" 2>&1 >/dev/null) || rc=$?
+	[ "$rc" = "$want" ] || fail "'$*' exited $rc, not $want: $err_out"
+}

@@ -1,0 +1,55 @@
+#!/bin/bash
+# profiles: custom
+# Prepare and Restore on the real kernel: the e1000e moves to vfio-pci and
+# back to e1000e through iommud, the record of its driver survives a
+# daemon restart, and a device whose VFIO node is open is not unbound.
+. /usr/local/bin/vmtest-lib.sh
+nic=0000:00:04.0
+
+use_config <<CONF
+[Assignable]
+Address=$nic
+CONF
+[ "$(driver_of $nic)" = e1000e ] || fail "$nic starts on $(driver_of $nic), not e1000e"
+netdev=$(ls /sys/bus/pci/devices/$nic/net)
+
+out=$(iommuctl prepare 00:04.0) || fail "prepare failed: $out"
+echo "$out"
+[ "$(driver_of $nic)" = vfio-pci ] || fail "after prepare $nic is on $(driver_of $nic)"
+[ "$(cat /sys/bus/pci/devices/$nic/driver_override)" = vfio-pci ] || fail "driver_override is not vfio-pci"
+cdev=$(ls /sys/bus/pci/devices/$nic/vfio-dev)
+[ -c /dev/vfio/devices/$cdev ] || fail "no /dev/vfio/devices/$cdev after prepare"
+jq -e '.originalDriver == "e1000e" and .device == "'$nic'"' /run/iommud/prepared/$nic >/dev/null \
+	|| fail "the record does not name e1000e: $(cat /run/iommud/prepared/$nic)"
+ok "prepare: $nic e1000e -> vfio-pci, /dev/vfio/devices/$cdev, original driver recorded"
+
+wait_for 5 sh -c "iommuctl --json show $nic | jq -e '.prepared and .originalDriver == \"e1000e\" and .assignable' " \
+	|| fail "iommuctl show does not say prepared: $(iommuctl --json show $nic)"
+systemctl restart iommud.service
+iommuctl --json show $nic | jq -e '.prepared and .originalDriver == "e1000e"' >/dev/null \
+	|| fail "after a daemon restart the record is lost: $(iommuctl --json show $nic)"
+ok "the record survives a daemon restart (show: prepared from e1000e)"
+
+out=$(iommuctl prepare $nic) || fail "a second prepare failed: $out"
+grep -q "unchanged" <<<"$out" || fail "a second prepare should change nothing: $out"
+ok "preparing again changes nothing"
+
+# Somebody holds the device: restore must refuse, not block in the kernel.
+sleep 300 9<>/dev/vfio/devices/$cdev &
+holder=$!
+expect_rc 6 iommuctl restore $nic
+grep -q "pid $holder" <<<"$err_out" || fail "DeviceInUse does not name the holder $holder: $err_out"
+[ "$(driver_of $nic)" = vfio-pci ] || fail "after a refused restore $nic is on $(driver_of $nic)"
+[ -e /run/iommud/prepared/$nic ] || fail "a refused restore dropped the record"
+ok "restore refused while pid $holder holds /dev/vfio/devices/$cdev: $(head -n1 <<<"$err_out")"
+kill $holder; wait $holder 2>/dev/null || true
+
+out=$(iommuctl restore 00:04.0) || fail "restore failed: $out"
+echo "$out"
+[ "$(driver_of $nic)" = e1000e ] || fail "after restore $nic is on $(driver_of $nic)"
+[ -z "$(cat /sys/bus/pci/devices/$nic/driver_override | grep -v '(null)')" ] || fail "driver_override left set"
+[ ! -e /run/iommud/prepared/$nic ] || fail "the record outlived the restore"
+wait_for 10 test -e /sys/bus/pci/devices/$nic/net/$netdev || fail "no netdev $netdev after restore"
+ok "restore: $nic vfio-pci -> e1000e, netdev $netdev back, record removed"
+
+use_config </dev/null
