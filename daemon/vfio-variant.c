@@ -79,6 +79,13 @@ int vfio_variants_parse(const char *text, size_t size, VfioVariants **ret) {
                 sp = memchr(line, ' ', len);
                 if (!sp || sp == line || !module_ok(sp + 1, (size_t) (eol - sp - 1)) || v->n >= VARIANTS_MAX)
                         continue;
+                /* vfio-pci itself carries "vfio_pci:v*d*sv*sd*bc*sc*i*
+                 * vfio_pci" (its driver_override alias); it is the
+                 * fallback, not a variant, and its module name is not its
+                 * driver's name (vfio-pci).  Seen on Debian's 6.1 kernel,
+                 * where taking it made every bind wait for "vfio_pci". */
+                if ((size_t) (eol - sp - 1) == strlen("vfio_pci") && memcmp(sp + 1, "vfio_pci", 8) == 0)
+                        continue;
                 {
                         Variant *nv = realloc(v->v, (v->n + 1) * sizeof(*nv));
                         if (!nv)

@@ -12,7 +12,8 @@
 typedef struct VfioVariants VfioVariants;
 
 /** vfio_variants_parse() - the "alias vfio_pci:PATTERN MODULE" lines of a
- * modules.alias text; other lines and malformed ones are ignored. */
+ * modules.alias text; other lines and malformed ones are ignored, and so
+ * is vfio-pci's own catch-all alias (module vfio_pci). */
 int vfio_variants_parse(const char *text, size_t size, VfioVariants **ret);
 /** vfio_variants_load() - the same from @path; a missing file is none. */
 int vfio_variants_load(const char *path, VfioVariants **ret);
