@@ -6,7 +6,8 @@
 # Debian's) took it inside device_add; the same NIC not listed stays on
 # its host driver; and a coldplug replay of a listed device that a host
 # driver has had since boot leaves it there, with the override and a
-# warning in the kernel log.
+# warning in the kernel log.  On our kernel also: the VFs an SR-IOV PF
+# creates are reserved by Parent= as they appear.
 . /usr/local/bin/vmtest-lib.sh
 conf=/etc/iommud/iommud.conf
 [ -x /usr/libexec/iommud-reserve ] || fail "iommud-reserve is not installed"
@@ -88,4 +89,26 @@ line=$(reserve_logged $booted "reserved by $conf:3, but $host has had it since b
 ok "kernel log: ${line#*] }"
 ok "coldplug replay of $booted on $host: left there, driver_override=vfio-pci"
 echo > "$(dev_dir $booted)/driver_override"
+
+# 4. SR-IOV VFs, by Parent=: each VF's "add" is the kernel's own, and the
+#    rule binds it as it appears.  Only our kernel has a PF driver for the
+#    igb (pci-pf-stub).
+pf=0000:02:00.0
+if [ -e /sys/bus/pci/drivers/pci-pf-stub ]; then
+	pf_driver=$(driver_of $pf)
+	[ "$pf_driver" = pci-pf-stub ] || bind_driver $pf pci-pf-stub
+	printf '# reserve-hotplug\n[Reserve]\nParent=%s\n' "$pf" > $conf
+	kmsg_mark
+	echo 2 > "$(dev_dir $pf)/sriov_numvfs" || fail "cannot enable 2 VFs on $pf"
+	udevadm settle --timeout=30
+	for v in virtfn0 virtfn1; do
+		vf=$(basename "$(readlink "$(dev_dir $pf)/$v")")
+		wait_for 20 driver_is "$vf" vfio-pci || { kmsg_since | tail; fail "VF $vf is on $(driver_of "$vf"), not vfio-pci"; }
+		reserve_logged "$vf" "reserved by $conf:3: driver_override=vfio-pci, unbound, probing" >/dev/null ||
+			fail "no kernel log line for VF $vf"
+		ok "VF $vf of $pf, reserved by Parent=: on vfio-pci as it appeared"
+	done
+	echo 0 > "$(dev_dir $pf)/sriov_numvfs" || fail "cannot disable the VFs of $pf"
+	[ "$pf_driver" = pci-pf-stub ] || restore_driver $pf
+fi
 rm -f $conf
