@@ -69,18 +69,26 @@ bool device_equal(const Device *a, const Device *b) {
                a->vfio_group_node == b->vfio_group_node;
 }
 
-bool device_driver_manages_dma(const char *driver) {
-        static const char *const managed[] = { "vfio-pci", "pci-stub", "pcieport" };
+bool device_driver_is_vfio(const char *driver) {
         static const char suffix[] = "_vfio_pci";
         size_t n;
 
         if (!driver)
+                return false;
+        if (strcmp(driver, "vfio-pci") == 0)
                 return true;
-        for (size_t i = 0; i < ELEMENTSOF(managed); i++)
-                if (strcmp(driver, managed[i]) == 0)
-                        return true;
         n = strlen(driver);
         return n > sizeof(suffix) - 1 && strcmp(driver + n - (sizeof(suffix) - 1), suffix) == 0;
+}
+
+bool device_driver_manages_dma(const char *driver) {
+        return !driver || device_driver_is_vfio(driver) || strcmp(driver, "pci-stub") == 0 ||
+               strcmp(driver, "pcieport") == 0;
+}
+
+bool device_is_bridge(const Device *d) {
+        uint32_t sub = d->class_code >> 8;
+        return sub == 0x0604 || sub == 0x0609 || (d->driver && strcmp(d->driver, "pcieport") == 0);
 }
 
 bool device_blocks_group(const Device *d, const char **ret_reason) {

@@ -72,6 +72,15 @@ bool device_blocks_group(const Device *d, const char **ret_reason);
 /** device_driver_manages_dma() - @driver claims no DMA API ownership. */
 bool device_driver_manages_dma(const char *driver);
 
+/** device_driver_is_vfio() - vfio-pci or a VFIO variant driver (named
+ * *_vfio_pci: mlx5_vfio_pci, ...). */
+bool device_driver_is_vfio(const char *driver);
+
+/** device_is_bridge() - a PCI-to-PCI (class 0604) or semi-transparent
+ * (0609) bridge, or a function on pcieport: never handed to vfio-pci,
+ * which cannot drive bridges, and everything behind one hangs off it. */
+bool device_is_bridge(const Device *d);
+
 /** device_to_json() - the stable JSON form (see data/org.iommud.Manager.varlink). */
 json_object *device_to_json(const Device *d, bool group_viable);
 

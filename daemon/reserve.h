@@ -24,12 +24,11 @@
  *                             root disk's controller): left there, with
  *                             driver_override set for its next probe
  *                             (RESERVE_KEEP).
- * Never reserved, even when listed: PCI bridges (vfio-pci cannot drive
- * them, and everything behind one hangs off its driver), a function the
- * host cannot lose (host-guard.h: the boot VGA device, the controller of
- * a mounted filesystem, the NIC of a default route), and a function whose
- * driver_override already names another driver (someone else, driverctl
- * say, holds it).
+ * Never reserved, even when listed: PCI bridges (device_is_bridge()), a
+ * function the host cannot lose (host-guard.h: the boot VGA device, the
+ * controller of a mounted filesystem, the NIC of a default route), and a
+ * function whose driver_override already names another driver (someone
+ * else, driverctl say, holds it).
  */
 #pragma once
 
@@ -63,7 +62,3 @@ ReserveVerdict reserve_decide(const Config *c, const Device *d, bool hot_add, co
  * RESULT (data/udev/40-iommud-reserve.rules): "reserve", "reserve-unbind",
  * "reserve-keep", or NULL when udev has nothing to write. */
 const char *reserve_action_to_result(ReserveAction a);
-
-/** reserve_driver_is_vfio() - vfio-pci or a VFIO variant driver
- * (mlx5_vfio_pci, ...). */
-bool reserve_driver_is_vfio(const char *driver);

@@ -154,12 +154,12 @@ static void test_refused(void **state) {
 }
 
 static void test_vfio_names(void **state) {
-        assert_true(reserve_driver_is_vfio("vfio-pci"));
-        assert_true(reserve_driver_is_vfio("mlx5_vfio_pci"));
-        assert_false(reserve_driver_is_vfio("vfio_pci"));       /* a module name, not a driver's */
-        assert_false(reserve_driver_is_vfio("vfio-pci-x"));
-        assert_false(reserve_driver_is_vfio("pci-stub"));
-        assert_false(reserve_driver_is_vfio(NULL));
+        assert_true(device_driver_is_vfio("vfio-pci"));
+        assert_true(device_driver_is_vfio("mlx5_vfio_pci"));
+        assert_false(device_driver_is_vfio("vfio_pci"));       /* a module name, not a driver's */
+        assert_false(device_driver_is_vfio("vfio-pci-x"));
+        assert_false(device_driver_is_vfio("pci-stub"));
+        assert_false(device_driver_is_vfio(NULL));
 }
 
 int main(void) {
