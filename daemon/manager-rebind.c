@@ -161,7 +161,7 @@ void manager_annotate_device(Manager *m, const Device *d, json_object *o) {
          * by our policy: libvirt, driverctl or an admin put it there, and
          * iommud will not move it from under them. */
         json_object_object_add(o, "heldOutside", json_object_new_boolean(
-                d->kind == DEVICE_PCI && !rec && d->driver && !rebind_device_is_bridge(d) &&
+                d->kind == DEVICE_PCI && !rec && d->driver && !device_is_bridge(d) &&
                 device_driver_manages_dma(d->driver) && !config_match(&m->config->reserve, d, NULL)));
 }
 
@@ -296,7 +296,7 @@ static json_object *report(Manager *m, uint32_t group, const RebindPlan *plan, b
                 e = json_object_new_object();
                 json_object_object_add(e, "name", json_object_new_string(d->name));
                 json_object_object_add(e, "action", json_object_new_string(
-                        step ? (restore ? "restored" : "rebound") : rebind_device_is_bridge(d) ? "bridge" : "unchanged"));
+                        step ? (restore ? "restored" : "rebound") : device_is_bridge(d) ? "bridge" : "unchanged"));
                 json_object_object_add(e, "driver", drv ? json_object_new_string(drv) : NULL);
                 json_object_object_add(e, "previousDriver",
                                        step && step->from_driver ? json_object_new_string(step->from_driver) : NULL);
@@ -391,7 +391,7 @@ static int resolve(Manager *m, const char *const *names, size_t n, int64_t group
                 if (!t)
                         return -ENOMEM;
                 for (size_t i = 0; i < g->n_members; i++)
-                        if (g->members[i]->kind == DEVICE_PCI && !rebind_device_is_bridge(g->members[i]))
+                        if (g->members[i]->kind == DEVICE_PCI && !device_is_bridge(g->members[i]))
                                 t[k++] = g->members[i];
         } else {
                 t = calloc(n, sizeof(*t));
@@ -411,7 +411,7 @@ static int resolve(Manager *m, const char *const *names, size_t n, int64_t group
                                           d->name);
                                 return -EINVAL;
                         }
-                        if (rebind_device_is_bridge(d)) {
+                        if (device_is_bridge(d)) {
                                 set_error(err, "NotPreparable", d->name,
                                           "%s is a PCI bridge or port: iommud never moves those", d->name);
                                 return -EINVAL;

@@ -74,24 +74,6 @@ int rebind_plan_add(RebindPlan *p, const char *name, const char *from_driver, co
         return 0;
 }
 
-bool rebind_device_is_bridge(const Device *d) {
-        /* Class 06 subclass 04 (PCI-to-PCI) and 09 (semi-transparent). */
-        uint32_t sub = d->class_code >> 8;
-        return sub == 0x0604 || sub == 0x0609 || (d->driver && strcmp(d->driver, "pcieport") == 0);
-}
-
-static bool is_vfio_driver(const char *driver) {
-        static const char suffix[] = "_vfio_pci";
-        size_t n;
-
-        if (!driver)
-                return false;
-        if (strcmp(driver, "vfio-pci") == 0)
-                return true;
-        n = strlen(driver);
-        return n > sizeof(suffix) - 1 && strcmp(driver + n - (sizeof(suffix) - 1), suffix) == 0;
-}
-
 int rebind_plan_prepare(const Group *g, const Device *const *targets, size_t n_targets, RebindVariantFn variant,
                         void *userdata, RebindPlan **ret) {
         _cleanup_(rebind_plan_freep) RebindPlan *p = calloc(1, sizeof(*p));
@@ -106,7 +88,7 @@ int rebind_plan_prepare(const Group *g, const Device *const *targets, size_t n_t
 
                 for (size_t k = 0; k < n_targets; k++)
                         target = target || targets[k] == d;
-                if (d->kind != DEVICE_PCI || rebind_device_is_bridge(d) || is_vfio_driver(d->driver) ||
+                if (d->kind != DEVICE_PCI || device_is_bridge(d) || device_driver_is_vfio(d->driver) ||
                     (d->driver && strcmp(d->driver, "pci-stub") == 0))
                         continue;
                 if (!target && !device_blocks_group(d, NULL))
@@ -372,7 +354,7 @@ static void advance(RebindJob *j) {
                         }
                         if (r < 0)
                                 FAIL(j, r, "read the driver of %s: %s", s->name, strerror(-r));
-                        if (is_vfio_driver(cur)) {
+                        if (device_driver_is_vfio(cur)) {
                                 r = held_check(j, s);
                                 if (r == -EBUSY)
                                         FAIL(j, -EBUSY, "%s is in use: %s (pid %d) holds %s", s->name,

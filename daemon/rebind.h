@@ -59,9 +59,6 @@ void rebind_plan_freep(RebindPlan **p);
 int rebind_plan_add(RebindPlan *p, const char *name, const char *from_driver, const char *from_override,
                     const char *to_driver, const char *to_override);
 
-/** rebind_device_is_bridge() - a PCI bridge, or on pcieport: never moved. */
-bool rebind_device_is_bridge(const Device *d);
-
 /** RebindVariantFn - the VFIO driver for @d: "vfio-pci", or a variant
  * driver modules.alias names for it. */
 typedef const char *(*RebindVariantFn)(const Device *d, void *userdata);
@@ -69,7 +66,7 @@ typedef const char *(*RebindVariantFn)(const Device *d, void *userdata);
 /** rebind_plan_prepare() - the steps that make @targets (members of @g)
  * usable through VFIO and @g viable: every target and every member that
  * blocks the group goes to its VFIO driver.  Left alone: bridges and
- * pcieport, members already on a VFIO driver or pci-stub, unbound members
+ * pcieport (device_is_bridge()), members already on a VFIO driver or pci-stub, unbound members
  * that are not targets, mdevs.  @variant may be NULL (vfio-pci). */
 int rebind_plan_prepare(const Group *g, const Device *const *targets, size_t n_targets, RebindVariantFn variant,
                         void *userdata, RebindPlan **ret);
