@@ -577,6 +577,16 @@ int manager_restore(Manager *m, const char *const *names, size_t n, int64_t grou
                 const Device *d = targets[i];
                 const PreparedRecord *rec = prepared_store_get(m->prepared, d->name);
 
+                if (!rec && d->driver && device_driver_is_vfio(d->driver) &&
+                    config_match(&m->config->reserve, d, NULL)) {
+                        /* Reserved at boot by our own policy: its host
+                         * driver was never known, so let the kernel pick
+                         * one.  (The next boot reserves it again.) */
+                        r = rebind_plan_add_reprobe(plan, d->name, d->driver, d->driver_override);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
                 if (!rec) {
                         /* On a VFIO driver without our record: somebody
                          * else put it there and may be using it. */

@@ -104,6 +104,13 @@ int rebind_plan_prepare(const Group *g, const Device *const *targets, size_t n_t
         return 0;
 }
 
+int rebind_plan_add_reprobe(RebindPlan *p, const char *name, const char *from_driver, const char *from_override) {
+        int r = rebind_plan_add(p, name, from_driver, from_override, NULL, NULL);
+        if (r >= 0)
+                p->steps[p->n - 1].reprobe = true;
+        return r;
+}
+
 int rebind_plan_reverse(const RebindPlan *p, size_t n, RebindPlan **ret) {
         _cleanup_(rebind_plan_freep) RebindPlan *q = calloc(1, sizeof(*q));
         int r;
@@ -373,7 +380,7 @@ static void advance(RebindJob *j) {
 
                 case PHASE_LOAD:
                         if (!s->to_driver) {
-                                j->phase = PHASE_NEXT;
+                                j->phase = s->reprobe ? PHASE_PROBE : PHASE_NEXT;
                                 continue;
                         }
                         if (ensure_driver(j, s->to_driver) > 0)
@@ -383,7 +390,7 @@ static void advance(RebindJob *j) {
 
                 case PHASE_PROBE:
                         r = sysfs_pci_driver(j->sysfs, &a, &cur);
-                        if (r >= 0 && strcmp(cur, s->to_driver) == 0) {
+                        if (r >= 0 && s->to_driver && strcmp(cur, s->to_driver) == 0) {
                                 j->phase = PHASE_NEXT;
                                 continue;
                         }
@@ -393,6 +400,12 @@ static void advance(RebindJob *j) {
                         return;
 
                 case PHASE_WAIT:
+                        if (!s->to_driver) {
+                                /* A reprobe: whichever driver the kernel
+                                 * picked, or none, is where it belongs. */
+                                j->phase = PHASE_NEXT;
+                                continue;
+                        }
                         r = sysfs_pci_driver(j->sysfs, &a, &cur);
                         if (r >= 0 && strcmp(cur, s->to_driver) == 0) {
                                 j->waiting = false;

@@ -43,6 +43,7 @@ typedef struct RebindStep {
         char *from_override;    /*   its driver_override, NULL unset */
         char *to_driver;        /* where it goes: NULL leaves it unbound */
         char *to_override;      /*   NULL clears driver_override */
+        bool reprobe;           /* to_driver NULL: reprobe, and take whatever binds */
 } RebindStep;
 
 typedef struct RebindPlan {
@@ -62,6 +63,12 @@ int rebind_plan_add(RebindPlan *p, const char *name, const char *from_driver, co
 /** RebindVariantFn - the VFIO driver for @d: "vfio-pci", or a variant
  * driver modules.alias names for it. */
 typedef const char *(*RebindVariantFn)(const Device *d, void *userdata);
+
+/** rebind_plan_add_reprobe() - a step off a VFIO driver to whichever host
+ * driver the kernel picks (or none): driver_override cleared, unbound,
+ * drivers_probe.  For a device whose original driver iommud never knew
+ * (reserved at boot). */
+int rebind_plan_add_reprobe(RebindPlan *p, const char *name, const char *from_driver, const char *from_override);
 
 /** rebind_plan_prepare() - the steps that make @targets (members of @g)
  * usable through VFIO and @g viable: every target and every member that

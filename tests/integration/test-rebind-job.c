@@ -614,6 +614,26 @@ static void test_restore_group(void **state) {
         }
 }
 
+/* Reserved at boot: on vfio-pci with no known original.  A reprobe step
+ * clears the override, unbinds, probes, and takes the native driver. */
+static void test_reprobe(void **state) {
+        Fixture *f = *state;
+        RebindPlan *p = calloc(1, sizeof(*p));
+
+        kernel_start(&f->k);
+        prepare_both(f);
+        assert_non_null(p);
+        assert_int_equal(rebind_plan_add_reprobe(p, NIC, "vfio-pci", "vfio-pci"), 0);
+        assert_true(p->steps[0].reprobe);
+        assert_null(p->steps[0].to_driver);
+        run_job(f, p, &quick);
+        assert_int_equal(f->result.error, 0);
+        assert_device(f, 0, "e1000e", NULL);
+        assert_int_equal(f->k.dev[0].probes, 2);
+        /* The other device was not in the plan. */
+        assert_device(f, 1, "vfio-pci", "vfio-pci");
+}
+
 static void test_bind_never_completes(void **state) {
         Fixture *f = *state;
         const RebindTimeouts t = { .write_usec = 5 * SEC, .bind_usec = 300 * MSEC };
@@ -797,6 +817,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_prepare_group, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restore_group, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reprobe, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bind_never_completes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_write_fails_half_way, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unbind_fails_step_undone, setup, teardown),

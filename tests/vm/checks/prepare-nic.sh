@@ -52,4 +52,32 @@ echo "$out"
 wait_for 10 test -e /sys/bus/pci/devices/$nic/net/$netdev || fail "no netdev $netdev after restore"
 ok "restore: $nic vfio-pci -> e1000e, netdev $netdev back, record removed"
 
+# On vfio-pci by someone else (by hand here, as driverctl would): held
+# outside iommud, and restore will not take it from them.
+echo vfio-pci > /sys/bus/pci/devices/$nic/driver_override
+echo $nic > /sys/bus/pci/devices/$nic/driver/unbind
+echo $nic > /sys/bus/pci/drivers_probe
+[ "$(driver_of $nic)" = vfio-pci ] || fail "could not bind $nic to vfio-pci by hand"
+wait_for 5 sh -c "iommuctl --json show $nic | jq -e '.heldOutside and (.prepared | not)'" \
+	|| fail "not shown as held outside iommud: $(iommuctl --json show $nic)"
+expect_rc 5 iommuctl restore $nic
+grep -q "did not put it there" <<<"$err_out" || fail "wrong refusal: $err_out"
+[ "$(driver_of $nic)" = vfio-pci ] || fail "a refused restore moved $nic to $(driver_of $nic)"
+ok "bound to vfio-pci outside iommud: shown as held outside, restore refused ($(head -n1 <<<"$err_out"))"
+
+# The same state left by our own [Reserve] (the udev rule does exactly
+# this at boot): iommud's to give back, to whichever driver the kernel picks.
+use_config <<CONF
+[Assignable]
+Address=$nic
+[Reserve]
+Address=$nic
+CONF
+wait_for 5 sh -c "iommuctl --json show $nic | jq -e '.reserved and (.heldOutside | not)'" \
+	|| fail "a reserved device shown as held outside: $(iommuctl --json show $nic)"
+out=$(iommuctl restore $nic) || fail "restore of a reserved device failed: $out"
+[ "$(driver_of $nic)" = e1000e ] || fail "after restore of the reserved $nic it is on $(driver_of $nic)"
+[ "$(cat /sys/bus/pci/devices/$nic/driver_override)" = "(null)" ] || fail "driver_override left set"
+ok "reserved by our policy: restore hands it to the driver the kernel picks (e1000e)"
+
 use_config </dev/null
