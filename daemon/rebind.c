@@ -304,28 +304,77 @@ static int ensure_driver(RebindJob *j, const char *driver) {
         return 1;
 }
 
-static int held_check(RebindJob *j, const RebindStep *s) {
+/* The VFIO nodes of @name: its cdev and its group's node, when they exist. */
+static size_t node_paths(RebindJob *j, const char *name, char cdev_path[static 64], char group_path[static 32],
+                         const char *paths[static 2]) {
         _cleanup_free_ char *cdev = NULL;
-        char cdev_path[64], group_path[32];
-        const char *paths[2];
-        size_t n = 0;
         PciAddress a;
         uint32_t group;
-        int r;
+        size_t n = 0;
 
-        (void) pci_address_parse(s->name, &a);
-        if (sysfs_device_dir_entry(j->sysfs, SYSFS_BUS_PCI, s->name, "vfio-dev", "vfio", &cdev) >= 0) {
-                snprintf(cdev_path, sizeof(cdev_path), "/dev/vfio/devices/%s", cdev);
+        (void) pci_address_parse(name, &a);
+        if (sysfs_device_dir_entry(j->sysfs, SYSFS_BUS_PCI, name, "vfio-dev", "vfio", &cdev) >= 0) {
+                snprintf(cdev_path, 64, "/dev/vfio/devices/%s", cdev);
                 paths[n++] = cdev_path;
         }
         if (sysfs_pci_iommu_group(j->sysfs, &a, &group) >= 0) {
-                snprintf(group_path, sizeof(group_path), "/dev/vfio/%u", group);
+                snprintf(group_path, 32, "/dev/vfio/%u", group);
                 paths[n++] = group_path;
         }
-        r = holders_find(j->proc, paths, n, getpid(), &j->result.holder);
+        return n;
+}
+
+/* One step's nodes (used on the way back, for devices this job bound). */
+static int held_check(RebindJob *j, const RebindStep *s) {
+        char cdev_path[64], group_path[32];
+        const char *paths[2];
+        size_t n = node_paths(j, s->name, cdev_path, group_path, paths);
+        int r = holders_find(j->proc, paths, n, getpid(), &j->result.holder);
+
         if (r < 0)
                 return r;
         return r > 0 ? -EBUSY : 0;
+}
+
+/* Before anything is touched: does anybody hold a VFIO node of a device
+ * the plan takes off a VFIO driver?  One walk of /proc for the whole
+ * plan (it reads every fd of every process, the costliest part of a
+ * Restore), and a refusal with nothing changed.  Returns the index of the
+ * held step, -1 when none is, or -errno. */
+static ssize_t held_check_plan(RebindJob *j) {
+        size_t n = j->plan->n, k = 0;
+        _cleanup_free_ char (*cdevs)[64] = calloc(n, sizeof(*cdevs));
+        _cleanup_free_ char (*groups)[32] = calloc(n, sizeof(*groups));
+        _cleanup_free_ const char **paths = calloc(2 * n, sizeof(*paths));
+        _cleanup_free_ size_t *owner = calloc(2 * n, sizeof(*owner));
+        int r;
+
+        if (!cdevs || !groups || !paths || !owner)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                const RebindStep *s = &j->plan->steps[i];
+                _cleanup_free_ char *cur = NULL;
+                PciAddress a;
+                const char *two[2];
+                size_t m;
+
+                (void) pci_address_parse(s->name, &a);
+                if (sysfs_pci_driver(j->sysfs, &a, &cur) < 0 || !device_driver_is_vfio(cur) ||
+                    (s->to_driver && strcmp(cur, s->to_driver) == 0))
+                        continue;
+                m = node_paths(j, s->name, cdevs[i], groups[i], two);
+                for (size_t x = 0; x < m; x++) {
+                        paths[k] = two[x];
+                        owner[k++] = i;
+                }
+        }
+        r = holders_find(j->proc, paths, k, getpid(), &j->result.holder);
+        if (r <= 0)
+                return r < 0 ? r : -1;
+        for (size_t x = 0; x < k; x++)
+                if (strcmp(paths[x], j->result.holder.path) == 0)
+                        return (ssize_t) owner[x];
+        return 0;
 }
 
 static void advance(RebindJob *j) {
@@ -361,7 +410,11 @@ static void advance(RebindJob *j) {
                         }
                         if (r < 0)
                                 FAIL(j, r, "read the driver of %s: %s", s->name, strerror(-r));
-                        if (device_driver_is_vfio(cur)) {
+                        /* Forward steps were checked all at once
+                         * before the job began (held_check_plan()); on
+                         * the way back, the devices this job bound are
+                         * checked one by one. */
+                        if (j->rolling_back && device_driver_is_vfio(cur)) {
                                 r = held_check(j, s);
                                 if (r == -EBUSY)
                                         FAIL(j, -EBUSY, "%s is in use: %s (pid %d) holds %s", s->name,
@@ -442,7 +495,25 @@ static void advance(RebindJob *j) {
 
 static int on_defer(sd_event_source *src, void *userdata) {
         RebindJob *j = userdata;
+        ssize_t held;
+
         j->defer = sd_event_source_disable_unref(j->defer);
+        held = held_check_plan(j);
+        if (held >= 0 || held < -1) {
+                /* Refused before anything was touched: nothing to undo. */
+                j->result.error = held >= 0 ? -EBUSY : (int) held;
+                j->result.failed_step = held >= 0 ? (size_t) held : 0;
+                j->result.rolled_back = true;
+                if (held >= 0)
+                        snprintf(j->result.message, sizeof(j->result.message), "%s is in use: %s (pid %d) holds %s",
+                                 j->plan->steps[held].name, j->result.holder.comm, (int) j->result.holder.pid,
+                                 j->result.holder.path);
+                else
+                        snprintf(j->result.message, sizeof(j->result.message), "cannot tell who holds the devices: %s",
+                                 strerror((int) -held));
+                finish(j);
+                return 0;
+        }
         advance(j);
         return 0;
 }

@@ -6,14 +6,20 @@
  * A step takes one function from where it is (driver, driver_override)
  * to where it should be:
  *   1. driver_override := the target's override (cleared when none);
- *   2. if bound to another driver: check that nobody holds its VFIO nodes
- *      when that driver is a VFIO driver, then write the address to
+ *   2. if bound to another driver, write the address to
  *      bus/pci/drivers/<driver>/unbind;
  *   3. if a driver should be bound: write the address to
  *      bus/pci/drivers_probe and wait for the device to show that driver,
  *      checking right after the write and at every uevent the caller
  *      passes on (rebind_job_device_changed()), until the deadline.
  * Each write runs on a thread (sysfs-write.h) under a deadline.
+ *
+ * Before the first step, one walk of /proc checks that nobody holds a
+ * VFIO node (cdev or group node) of any device the plan takes off a VFIO
+ * driver: the kernel's unbind would wait for them, uninterruptibly after
+ * a signal.  A held device refuses the whole job with nothing touched.
+ * (A process that opens a node between that walk and the unbind is not
+ * seen; leases will close that gap by making iommud the only opener.)
  *
  * A job runs its steps in order.  When one fails, the steps already taken
  * and the failed one are undone in reverse order, each by a step back to

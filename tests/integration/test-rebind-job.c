@@ -774,15 +774,17 @@ static void test_group_node_held(void **state) {
 
 static void test_cdev_held(void **state) {
         Fixture *f = *state;
-        unsigned nic_unbinds;
+        unsigned nic_unbinds, net_unbinds;
 
         /* The NIC has a VFIO cdev, which a process holds; the group node
-         * is free.  Restore runs the NET step first (it went last), then
-         * stops at the NIC and puts NET back on vfio-pci. */
+         * is free.  Restore would run the NET step first (it went last);
+         * the check before the first step refuses the whole job at the
+         * NIC's step with nothing touched: NET is not unbound either. */
         mkdirs(f->k.sys, "devices/pci0000:00/" NIC "/vfio-dev/vfio0");
         kernel_start(&f->k);
         prepare_both(f);
         nic_unbinds = f->k.dev[0].unbinds;
+        net_unbinds = f->k.dev[1].unbinds;
         add_holder(f, other_pid(), "cloud-hyperviso\n", "/dev/vfio/devices/vfio0");
 
         run_job(f, restore_plan(), &quick);
@@ -793,6 +795,7 @@ static void test_cdev_held(void **state) {
         assert_string_equal(f->result.holder.path, "/dev/vfio/devices/vfio0");
         assert_true(f->result.rolled_back);
         assert_int_equal(f->k.dev[0].unbinds, nic_unbinds);
+        assert_int_equal(f->k.dev[1].unbinds, net_unbinds);
         assert_device(f, 0, "vfio-pci", "vfio-pci");
         assert_device(f, 1, "vfio-pci", "vfio-pci");
 }
