@@ -572,6 +572,8 @@ static int cmd_monitor(VarlinkClient *c) {
                         printf("%-6s group %s %s\n", ev, sget(g, "id"), bget(g, "viable") ? "viable" : "not viable");
                 }
                 json_object_put(reply);
+                /* One event, one line, now: into a pipe or file too. */
+                fflush(stdout);
                 if (!continues)
                         return EXIT_OK;
         }

@@ -56,5 +56,12 @@ void manager_annotate_device(Manager *m, const Device *d, json_object *o);
 /* manager.c: tell watchers that @d's JSON changed though the device did
  * not (its record, its verdict). */
 void manager_notify_device_changed(Manager *m, const Device *d);
+/* manager.c: the policy or the host guard is about to change: take a
+ * snapshot of every device's JSON (NULL when nobody watches); after the
+ * change, manager_policy_changed() drops the cached JSON and announces
+ * each device whose JSON differs from the snapshot (which it frees). */
+typedef struct ManagerPolicySnapshot ManagerPolicySnapshot;
+ManagerPolicySnapshot *manager_policy_snapshot(Manager *m);
+void manager_policy_changed(Manager *m, ManagerPolicySnapshot *ps);
 
 

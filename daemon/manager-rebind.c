@@ -46,6 +46,7 @@ static void manager_job_free(ManagerJob *mj) {
 /* ---- the host guard: devices the host cannot lose ---- */
 
 static void guard_refresh(Manager *m) {
+        ManagerPolicySnapshot *ps;
         HostGuard *h = NULL;
         int r = host_guard_scan_host(m->sysfs, &h);
 
@@ -57,12 +58,13 @@ static void guard_refresh(Manager *m) {
                 host_guard_free(h);
                 return;
         }
+        ps = manager_policy_snapshot(m);
         host_guard_free(m->host_guard);
         m->host_guard = h;
         if (h)
                 log_debug("The host needs %zu PCI devices (boot VGA, mounted filesystems, default route)",
                           host_guard_count(h));
-        registry_invalidate_json(m->registry, NULL);
+        manager_policy_changed(m, ps);
 }
 
 static int on_guard_timer(sd_event_source *s, uint64_t usec, void *userdata) {

@@ -40,6 +40,48 @@ void manager_notify_device_changed(Manager *m, const Device *d) {
         on_device(m->registry, REGISTRY_CHANGED, d, m);
 }
 
+struct ManagerPolicySnapshot {
+        const Device **list;
+        char **before;
+        size_t n;
+};
+
+ManagerPolicySnapshot *manager_policy_snapshot(Manager *m) {
+        ManagerPolicySnapshot *ps;
+
+        /* Without watchers there is nobody to tell. */
+        if (!m->watches || !(ps = calloc(1, sizeof(*ps))))
+                return NULL;
+        if (registry_list_devices(m->registry, &ps->list, &ps->n) < 0 ||
+            !(ps->before = calloc(ps->n + 1, sizeof(*ps->before)))) {
+                free(ps->list);
+                free(ps);
+                return NULL;
+        }
+        for (size_t i = 0; i < ps->n; i++) {
+                const char *t = registry_device_json_text(m->registry, ps->list[i]);
+                ps->before[i] = t ? strdup(t) : NULL;
+        }
+        return ps;
+}
+
+void manager_policy_changed(Manager *m, ManagerPolicySnapshot *ps) {
+        registry_invalidate_json(m->registry, NULL);
+        if (!ps)
+                return;
+        /* Tell watchers about each device whose verdict (or another
+         * policy field) changed: the device itself did not. */
+        for (size_t i = 0; i < ps->n; i++) {
+                const char *t = registry_device_json_text(m->registry, ps->list[i]);
+                if (!ps->before[i] || !t || strcmp(ps->before[i], t) != 0)
+                        manager_notify_device_changed(m, ps->list[i]);
+                free(ps->before[i]);
+        }
+        free(ps->before);
+        free(ps->list);
+        free(ps);
+}
+
 static void on_group(Registry *r, RegistryChange what, const Group *g, void *userdata) {
         static const char *const names[] = { "add", "remove", "change" };
         Manager *m = userdata;
@@ -250,9 +292,12 @@ int manager_reload_config(Manager *m, char **ret_error) {
                         *ret_error = err ? TAKE_PTR(err) : strdup(strerror(-r));
                 return r;
         }
-        config_free(m->config);
-        m->config = c;
-        registry_invalidate_json(m->registry, NULL);
+        {
+                ManagerPolicySnapshot *ps = manager_policy_snapshot(m);
+                config_free(m->config);
+                m->config = c;
+                manager_policy_changed(m, ps);
+        }
         log_info("Reloaded %s%s: %zu [Assignable], %zu [Managed], %zu [Reserve] rules", c->path,
                  c->found ? "" : " (not found: nothing is assignable)", c->assignable.n, c->managed.n, c->reserve.n);
         (void) sd_notify(false, "READY=1");

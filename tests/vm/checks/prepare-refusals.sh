@@ -38,6 +38,9 @@ iommuctl --json show $rootpci | jq -e '(.policyAllows | not) and (.hostCritical 
 ok "the root disk's controller, although listed: $(head -n1 <<<"$err_out")"
 
 # The default route through the e1000e makes it the host's.
+iommuctl --json monitor > /tmp/refusals-monitor &
+monitor=$!
+wait_for 5 grep -q subscribed /tmp/refusals-monitor || true
 ip link set "$ifc" up
 ip addr add 192.0.2.10/24 dev "$ifc"
 ip route add default via 192.0.2.1 dev "$ifc" onlink
@@ -52,6 +55,11 @@ ip link set "$ifc" down
 wait_for 5 sh -c "iommuctl --json show $nic | jq -e '.hostCritical == null and .policyAllows'" \
 	|| fail "show still refuses $nic after the route went: $(iommuctl --json show $nic)"
 ok "route removed: $nic allowed again without a restart"
+kill $monitor; wait $monitor 2>/dev/null || true
+jq -se --arg n "$nic" '[.[] | select(.event == "change" and .device.name == $n) | .device.hostCritical]
+	| (map(select(. != null)) | length > 0) and (last == null)' /tmp/refusals-monitor >/dev/null \
+	|| fail "monitor did not report $nic becoming and ceasing to be host-critical: $(cat /tmp/refusals-monitor)"
+ok "monitor reported the verdict changing both ways, though the device itself did not change"
 
 expect_rc 5 setpriv --reuid=1000 --regid=1000 --clear-groups iommuctl prepare $nic
 grep -qi "only root" <<<"$err_out" || fail "non-root: wrong reason: $err_out"
