@@ -528,6 +528,8 @@ static int cmd_status(VarlinkClient *c) {
                 else
                         printf("%12s: no %s: nothing is assignable (see iommud.conf(5))\n", "policy",
                                sget(reply, "config"));
+                printf("%12s: %s device(s) moved to vfio-pci by iommud ('iommuctl policy' lists them)\n",
+                       "prepared", sget(reply, "prepared") ? sget(reply, "prepared") : "0");
         }
         json_object_put(reply);
         return EXIT_OK;

@@ -50,6 +50,8 @@ struct Manager {
 int manager_rebind_init(Manager *m, const ManagerOptions *o);
 void manager_rebind_done(Manager *m);
 void manager_rebind_device_changed(Manager *m, const Device *d);
+void manager_rebind_check_records(Manager *m);
+size_t manager_prepared_count(Manager *m);
 bool manager_policy_verdict(Manager *m, const Device *d, char *reason, size_t size);
 void manager_annotate_device(Manager *m, const Device *d, json_object *o);
 

@@ -223,6 +223,32 @@ void manager_rebind_done(Manager *m) {
         free(m->proc_root);
 }
 
+/* After the first scan: say what the records found at start describe,
+ * when it is not what sysfs shows.  Nothing is changed: a record stays
+ * until a Restore, which puts the device on the recorded driver. */
+void manager_rebind_check_records(Manager *m) {
+        const PreparedRecord *rec;
+        size_t i = 0;
+
+        while (prepared_store_iterate(m->prepared, &i, &rec)) {
+                const Device *d = registry_get_device(m->registry, rec->name);
+                const char *orig = rec->driver ? rec->driver : "no driver";
+
+                if (!d)
+                        log_warning("%s was prepared (from %s), but there is no such device now; its record "
+                                    "stays for when it comes back", rec->name, orig);
+                else if (!d->driver || !device_driver_is_vfio(d->driver))
+                        log_warning("%s was prepared (from %s), but is on %s now, moved outside iommud; Restore "
+                                    "will put it on %s", rec->name, orig, d->driver ? d->driver : "no driver", orig);
+                else
+                        log_debug("%s is prepared (from %s)", rec->name, orig);
+        }
+}
+
+size_t manager_prepared_count(Manager *m) {
+        return m->prepared ? prepared_store_size(m->prepared) : 0;
+}
+
 void manager_rebind_device_changed(Manager *m, const Device *d) {
         char key[12];
         ManagerJob *mj;

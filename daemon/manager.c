@@ -258,6 +258,7 @@ int manager_startup(Manager *m) {
                 return log_error_errno(r, "Failed to enumerate devices: %m");
         log_info("Found %zu devices in %zu IOMMU groups", registry_n_devices(m->registry),
                  registry_n_groups(m->registry));
+        manager_rebind_check_records(m);
 
         /* 2. the front ends. */
         r = varlink_server_new(m->event, &info, &m->varlink);
@@ -373,6 +374,7 @@ json_object *manager_status(Manager *m) {
         json_object_object_add(o, "config", json_object_new_string(m->config->path));
         json_object_object_add(o, "configFound", json_object_new_boolean(m->config->found));
         json_object_object_add(o, "assignableRules", json_object_new_int64((int64_t) m->config->assignable.n));
+        json_object_object_add(o, "prepared", json_object_new_int64((int64_t) manager_prepared_count(m)));
         return o;
 }
 

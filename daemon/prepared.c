@@ -270,3 +270,12 @@ const PreparedRecord *prepared_store_get(const PreparedStore *s, const char *nam
 size_t prepared_store_size(const PreparedStore *s) {
         return hashmap_size(s->records);
 }
+
+bool prepared_store_iterate(const PreparedStore *s, size_t *i, const PreparedRecord **ret) {
+        void *v;
+
+        if (!hashmap_iterate(s->records, i, &v, NULL))
+                return false;
+        *ret = v;
+        return true;
+}

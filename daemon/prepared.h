@@ -16,6 +16,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "shared/pci-address.h"
@@ -43,6 +44,9 @@ int prepared_store_put(PreparedStore *s, const char *name, const char *driver, c
 int prepared_store_remove(PreparedStore *s, const char *name);
 const PreparedRecord *prepared_store_get(const PreparedStore *s, const char *name);
 size_t prepared_store_size(const PreparedStore *s);
+/** prepared_store_iterate() - *@i starts at 0; false at the end.  The
+ * store must not change during an iteration. */
+bool prepared_store_iterate(const PreparedStore *s, size_t *i, const PreparedRecord **ret);
 
 /** prepared_record_parse() - one record file's text; -EINVAL. */
 int prepared_record_parse(const char *name, const char *text, size_t size, PreparedRecord **ret);

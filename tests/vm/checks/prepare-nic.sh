@@ -29,6 +29,21 @@ systemctl restart iommud.service
 iommuctl --json show $nic | jq -e '.prepared and .originalDriver == "e1000e"' >/dev/null \
 	|| fail "after a daemon restart the record is lost: $(iommuctl --json show $nic)"
 ok "the record survives a daemon restart (show: prepared from e1000e)"
+iommuctl --json status | jq -e '.prepared == 1' >/dev/null || fail "status does not count 1 prepared device"
+
+# Moved back by hand while iommud was down: the record stays, iommud says
+# so at start, and a prepare takes the device again.
+systemctl stop iommud.service
+restore_driver $nic
+[ "$(driver_of $nic)" = e1000e ] || fail "could not move $nic back to e1000e by hand"
+since=$(date '+%Y-%m-%d %H:%M:%S')
+systemctl start iommud.service
+wait_for 10 sh -c "journalctl -u iommud --since '$since' --no-pager | grep -q '$nic was prepared (from e1000e), but is on e1000e now'" \
+	|| { journalctl -u iommud --since "$since" --no-pager | tail; fail "iommud did not report the record out of step with sysfs"; }
+iommuctl prepare $nic >/dev/null || fail "prepare after a hand move failed"
+[ "$(driver_of $nic)" = vfio-pci ] || fail "$nic not on vfio-pci again"
+jq -e '.originalDriver == "e1000e"' /run/iommud/prepared/$nic >/dev/null || fail "the record changed"
+ok "a record out of step with sysfs at start is reported in the journal; prepare takes the device again"
 
 out=$(iommuctl prepare $nic) || fail "a second prepare failed: $out"
 grep -q "unchanged" <<<"$out" || fail "a second prepare should change nothing: $out"
