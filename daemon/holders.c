@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,31 @@ static pid_t parse_pid(const char *s) {
         if (errno || *end || v <= 0 || v > INT32_MAX)
                 return 0;
         return (pid_t) v;
+}
+
+/* Whether fd @name of the process (its /proc directory @pidfd) is an
+ * O_PATH fd: a handle on the node that never opened the device (udev
+ * holds those for a moment while it sets a new node's owner and mode), so
+ * it does not keep an unbind waiting.  Unknown (no fdinfo): not O_PATH. */
+static bool fd_is_o_path(int pidfd, const char *name) {
+        char path[32 + NAME_MAX], buf[256];
+        _cleanup_close_ int fd = -EBADF;
+        const char *f;
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "fdinfo/%s", name);
+        fd = openat(pidfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return false;
+        n = read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return false;
+        buf[n] = 0;
+        f = strstr(buf, "flags:");
+        if (!f)
+                return false;
+        /* "flags:\t0100000" (octal) */
+        return (strtoul(f + 6, NULL, 8) & O_PATH) != 0;
 }
 
 /* 1 if a fd of process @pid (its /proc directory @pidfd) is one of @paths. */
@@ -57,7 +83,7 @@ static int scan_process(int pidfd, const char *const *paths, size_t n_paths, con
                         continue;
                 target[n] = 0;
                 for (size_t i = 0; i < n_paths; i++)
-                        if (strcmp(target, paths[i]) == 0) {
+                        if (strcmp(target, paths[i]) == 0 && !fd_is_o_path(pidfd, de->d_name)) {
                                 *ret_path = paths[i];
                                 return 1;
                         }

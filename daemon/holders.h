@@ -6,6 +6,8 @@
  * Used before unbinding a device from vfio-pci: the kernel's unbind
  * waits, uninterruptibly after a signal, until every fd of the device is
  * closed, so iommud must not start one while anybody holds the device.
+ * O_PATH fds do not count: they never opened the device (udev-worker
+ * holds one on a new node while it sets its owner and mode).
  * The walk sees every process in iommud's PID namespace whose fds it may
  * read (root with CAP_SYS_PTRACE or same uid); fds passed through a socket
  * and not yet received, or held in another PID namespace, it cannot see.

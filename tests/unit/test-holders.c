@@ -76,6 +76,38 @@ static int setup(void **state) {
         return 0;
 }
 
+static void put_fdinfo(const char *proc, const char *pid, const char *fd, const char *flags) {
+        char p[2 * PATH_MAX];
+        FILE *f;
+
+        snprintf(p, sizeof(p), "%s/%s/fdinfo", proc, pid);
+        (void) mkdir(p, 0755);
+        snprintf(p, sizeof(p), "%s/%s/fdinfo/%s", proc, pid, fd);
+        f = fopen(p, "we");
+        assert_non_null(f);
+        fprintf(f, "pos:\t0\nflags:\t%s\nmnt_id:\t25\nino:\t412\n", flags);
+        assert_int_equal(fclose(f), 0);
+}
+
+/* udev-worker holds an O_PATH fd on a new node while it sets its owner
+ * and mode: that never opened the device and must not count (seen in
+ * the demo VM: a restore right after a prepare was refused). */
+static void test_o_path_not_a_holder(void **state) {
+        Fixture *f = *state;
+        const char *paths[] = { "/dev/vfio/devices/vfio3" };
+        Holder h = { 0 };
+
+        add_process(f->proc, "20", "(udev-worker)", FDS("/dev/vfio/devices/vfio3"));
+        put_fdinfo(f->proc, "20", "3", "012100000");    /* O_PATH|O_NOFOLLOW|O_CLOEXEC */
+        assert_int_equal(holders_find(f->proc, paths, 1, 0, &h), 0);
+
+        /* The same node opened for real (O_RDWR|O_CLOEXEC) is a holder. */
+        add_process(f->proc, "21", "qemu", FDS("/dev/vfio/devices/vfio3"));
+        put_fdinfo(f->proc, "21", "3", "02000002");
+        assert_int_equal(holders_find(f->proc, paths, 1, 0, &h), 1);
+        assert_int_equal(h.pid, 21);
+}
+
 static int teardown(void **state) {
         Fixture *f = *state;
         char cmd[PATH_MAX + 16];
@@ -183,6 +215,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_only_holders_skipped, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing_comm, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unreadable_proc, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_o_path_not_a_holder, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
