@@ -468,7 +468,8 @@ static int resolve(Manager *m, const char *const *names, size_t n, int64_t group
         return 0;
 }
 
-/* resolve(), on the group as sysfs has it now: uevents of a bind that
+/* resolve(), refused when a job runs on the group, and on the group as
+ * sysfs has it now: uevents of a bind that
  * just happened may still be on their way, and a plan made on the old
  * state would miss a peer that has just been bound.  The registry is
  * refreshed and the names resolved again (the refresh may have replaced
@@ -483,6 +484,11 @@ static int resolve_fresh(Manager *m, const char *const *names, size_t n, int64_t
         r = resolve(m, names, n, group, &g, &t, &k, err);
         if (r < 0)
                 return r;
+        /* One job per group: a second would race the first's writes. */
+        if (hashmap_get(m->jobs, g->key)) {
+                set_error(err, "Busy", NULL, "IOMMU group %u is being prepared or restored already", g->id);
+                return -EBUSY;
+        }
         scanner_refresh_group(m->scanner, g->id);
         return resolve(m, names, n, group, ret_group, ret_targets, ret_n, err);
 }
@@ -529,10 +535,6 @@ int manager_prepare(Manager *m, const char *const *names, size_t n, int64_t grou
                 return r;
         if (r < 0)
                 goto refuse;
-        if (hashmap_get(m->jobs, g->key)) {
-                set_error(&err, "Busy", NULL, "IOMMU group %u is being prepared or restored already", g->id);
-                goto refuse;
-        }
         /* Decide on what the host needs now, not at the last change. */
         guard_refresh(m);
         for (size_t i = 0; i < nt; i++)
@@ -597,10 +599,6 @@ int manager_restore(Manager *m, const char *const *names, size_t n, int64_t grou
                 return r;
         if (r < 0)
                 goto refuse;
-        if (hashmap_get(m->jobs, g->key)) {
-                set_error(&err, "Busy", NULL, "IOMMU group %u is being prepared or restored already", g->id);
-                goto refuse;
-        }
         for (size_t i = 0; i < nt; i++) {
                 const Device *d = targets[i];
                 const PreparedRecord *rec = prepared_store_get(m->prepared, d->name);
