@@ -272,12 +272,8 @@ int main(int argc, char **argv) {
                         kmsg = true;
                         break;
                 case 'l':
-                        r = log_level_from_string(optarg);
-                        if (r < 0) {
-                                log_error("Unknown log level '%s': use err, warning, notice, info or debug", optarg);
+                        if (log_set_max_level_from_string(optarg) < 0)
                                 return EXIT_USAGE;
-                        }
-                        log_set_max_level(r);
                         break;
                 default:
                         fprintf(stderr, "Try 'iommud-reserve --help'.\n");

@@ -63,12 +63,8 @@ int main(int argc, char **argv) {
                         printf("iommud %s\n", PACKAGE_VERSION);
                         return EXIT_SUCCESS;
                 case 'l':
-                        r = log_level_from_string(optarg);
-                        if (r < 0) {
-                                log_error("Unknown log level '%s': use err, warning, notice, info or debug", optarg);
+                        if (log_set_max_level_from_string(optarg) < 0)
                                 return EXIT_FAILURE;
-                        }
-                        log_set_max_level(r);
                         break;
                 case ARG_VARLINK_SOCKET:
                         if (optarg[0] != '/' || strlen(optarg) >= 108) {

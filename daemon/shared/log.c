@@ -61,6 +61,17 @@ int log_level_from_string(const char *s) {
         return -EINVAL;
 }
 
+int log_set_max_level_from_string(const char *s) {
+        int r = log_level_from_string(s);
+
+        if (r < 0) {
+                log_error("Unknown log level '%s': use err, warning, notice, info or debug", s ? s : "");
+                return r;
+        }
+        log_set_max_level(r);
+        return 0;
+}
+
 int log_internal(int level, int error, const char *fmt, ...) {
         char buf[2048], msg[2048];
         const char *p;

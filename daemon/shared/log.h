@@ -22,6 +22,9 @@ void log_set_max_level(int level);
 int log_get_max_level(void);
 /** log_level_from_string() - "err", "warning", "notice", "info", "debug" or 0-7. */
 int log_level_from_string(const char *s);
+/** log_set_max_level_from_string() - for a --log-level option: set the
+ * level, or log what is accepted and return -EINVAL. */
+int log_set_max_level_from_string(const char *s);
 
 /** log_internal() - returns -abs(@error) (or 0), so edges can `return log_error_errno(r, ...)`;
  * "%m" in @fmt stands for strerror(@error). */
