@@ -4,6 +4,7 @@
  * org.iommud.Manager.  See iommuctl(1).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "build-config.h"
@@ -37,6 +39,11 @@ enum {
 static const char *arg_socket;
 static bool arg_json;
 static const char *arg_group;
+static const char *arg_mode;
+static const char *arg_memlock;
+static const char *arg_holder_pid;
+static const char *arg_reason;
+static const char *arg_grace;
 static int call_timeout_ms = 30000;
 
 static int help(void) {
@@ -59,12 +66,27 @@ static int help(void) {
                "                       Move devices (or a whole IOMMU group) to vfio-pci\n"
                "  restore DEVICE...|--group N\n"
                "                       Give prepared devices back to their drivers\n"
+               "  claim DEVICE... -- COMMAND [ARGS...]\n"
+               "                       Lease devices and run COMMAND (a VMM) with their fds\n"
+               "  claim --holder-pid PID DEVICE...\n"
+               "                       Lease devices for a running process\n"
+               "  leases               Every lease: holder, mode, devices\n"
+               "  release LEASE        End a lease (its devices' DMA is cut)\n"
+               "  remove-devices LEASE DEVICE...\n"
+               "                       Take devices out of a lease\n"
+               "  request-release LEASE --reason TEXT --grace SECONDS\n"
+               "                       Ask a lease's holder to give it back\n"
                "\n"
                "Options:\n"
                "  -h --help            Show this help (or a command's, after it)\n"
                "     --version         Show the version\n"
                "  -j --json            Print JSON (field names: iommuctl(1))\n"
                "     --group N         prepare/restore: every function of IOMMU group N\n"
+               "     --mode MODE       claim: bound (default) or parked\n"
+               "     --memlock SIZE    claim: raise the holder's RLIMIT_MEMLOCK (512M, 8G)\n"
+               "     --holder-pid PID  claim: the process the lease follows\n"
+               "     --reason TEXT, --grace SECONDS\n"
+               "                       request-release: why, and how long the holder has\n"
                "     --socket PATH     The daemon's varlink socket (default $IOMMUD_SOCKET,\n"
                "                       else " DEFAULT_SOCKET ")\n"
                "\n"
@@ -109,6 +131,34 @@ static const struct {
           "Give devices iommud prepared back to the drivers they had. Refused while a\n"
           "process holds a device's VFIO node open, and for devices on vfio-pci that\n"
           "iommud did not put there. Root only." },
+        { "claim", "claim [--mode bound|parked] [--memlock SIZE] DEVICE... -- COMMAND [ARGS...]\n"
+                   "       iommuctl claim [--mode bound|parked] [--memlock SIZE] --holder-pid PID DEVICE...",
+          "Lease the IOMMU groups of the devices (PCI addresses or mdev UUIDs). With\n"
+          "COMMAND, iommuctl becomes COMMAND (exec, same process), which holds the\n"
+          "lease: it ends when COMMAND exits. COMMAND inherits the fds, and these\n"
+          "words in its arguments are replaced: {iommufd} by the iommufd's number,\n"
+          "{fd:DEVICE} by DEVICE's fd, {ioas} by the IOAS id (bound mode), {lease}\n"
+          "by the lease id. The environment gets IOMMUD_LEASE, IOMMUD_IOMMUFD,\n"
+          "IOMMUD_IOAS_ID and IOMMUD_DEVICE_FDS (DEVICE=FD, space-separated).\n"
+          "For QEMU use --mode parked:\n"
+          "  iommuctl claim --mode parked --memlock 4G 0000:01:00.0 -- \\\n"
+          "    qemu-system-x86_64 -object iommufd,id=i0,fd={iommufd} \\\n"
+          "    -device vfio-pci,iommufd=i0,fd={fd:0000:01:00.0} ...\n"
+          "With --holder-pid, the lease follows that running process and only its\n"
+          "description is printed (the fds stay with iommud and the holder gets\n"
+          "none: for management stacks that pass fds themselves, use the Claim\n"
+          "method). --memlock raises the holder's RLIMIT_MEMLOCK, up to MaxMemlock=." },
+        { "leases", "leases", "Every lease: id, holder process, mode, devices, and a release request." },
+        { "release", "release LEASE",
+          "End the lease now: every device's DMA is cut and iommud's references are\n"
+          "closed; each group is free again once no process holds its devices. The\n"
+          "holder, whoever asked for the lease, or root may." },
+        { "remove-devices", "remove-devices LEASE DEVICE...",
+          "Take devices out of a lease (their DMA is cut); groups left without a\n"
+          "device of the lease are released." },
+        { "request-release", "request-release LEASE --reason TEXT --grace SECONDS",
+          "Ask the lease's holder to give it back: Monitor clients see\n"
+          "releaseRequested; after SECONDS iommud ends the lease. Root only." },
 };
 
 static int command_usage(const char *cmd) {
@@ -192,10 +242,15 @@ static int call(VarlinkClient *c, const char *method, json_object *params, json_
                         fprintf(stderr, "iommuctl: %s\n", json_object_get_string(v));
                         if (strcmp(name, "NotAllowed") == 0 || strcmp(name, "PermissionDenied") == 0 ||
                             strcmp(name, "NotPreparable") == 0 || strcmp(name, "NoIommuGroup") == 0 ||
-                            strcmp(name, "NotPrepared") == 0 || strcmp(name, "ConfigInvalid") == 0)
+                            strcmp(name, "NotPrepared") == 0 || strcmp(name, "ConfigInvalid") == 0 ||
+                            strcmp(name, "GroupNotViable") == 0 || strcmp(name, "NotReady") == 0 ||
+                            strcmp(name, "MemlockNotAllowed") == 0 || strcmp(name, "HolderGone") == 0)
                                 code = EXIT_REFUSED;
-                        else if (strcmp(name, "Busy") == 0 || strcmp(name, "DeviceInUse") == 0)
+                        else if (strcmp(name, "Busy") == 0 || strcmp(name, "DeviceInUse") == 0 ||
+                                 strcmp(name, "GroupBusy") == 0)
                                 code = EXIT_BUSY;
+                        else if (strcmp(name, "NoSuchLease") == 0 || strcmp(name, "NoSuchDevice") == 0)
+                                code = EXIT_NOT_FOUND;
                         if (strcmp(name, "NotAllowed") == 0)
                                 fprintf(stderr, "'iommuctl policy' shows what iommud.conf(5) allows and why.\n");
                         if (json_object_object_get_ex(reply, "rolledBack", &v))
@@ -420,7 +475,11 @@ static void print_group(json_object *g) {
         printf("group %s: %s", sget(g, "id"), bget(g, "viable") ? "viable" : "not viable");
         if (sget(g, "vfioGroupNode"))
                 printf(", %s", sget(g, "vfioGroupNode"));
+        if (sget(g, "claim") && strcmp(sget(g, "claim"), "free") != 0)
+                printf(", %s by lease %s", sget(g, "claim"), sget(g, "lease") ? sget(g, "lease") : "?");
         printf("\n");
+        if (sget(g, "releaseHeldBy"))
+                printf("  still held: %s\n", sget(g, "releaseHeldBy"));
         for (size_t i = 0; i < n; i++) {
                 const char *name = json_object_get_string(json_object_array_get_idx(devs, i));
                 const char *why = NULL, *drv = NULL;
@@ -530,6 +589,9 @@ static int cmd_status(VarlinkClient *c) {
                                sget(reply, "config"));
                 printf("%12s: %s device(s) moved to vfio-pci by iommud ('iommuctl policy' lists them)\n",
                        "prepared", sget(reply, "prepared") ? sget(reply, "prepared") : "0");
+                printf("%12s: %s held, %s group(s) releasing ('iommuctl leases' lists them)\n", "leases",
+                       sget(reply, "leases") ? sget(reply, "leases") : "0",
+                       sget(reply, "releasingGroups") ? sget(reply, "releasingGroups") : "0");
         }
         json_object_put(reply);
         return EXIT_OK;
@@ -545,7 +607,7 @@ static int cmd_monitor(VarlinkClient *c) {
         }
         setvbuf(stdout, NULL, _IOLBF, 0);
         for (;;) {
-                json_object *reply = NULL, *d, *g;
+                json_object *reply = NULL, *d, *g, *l;
                 const char *error = NULL, *ev;
                 bool continues = false;
 
@@ -571,7 +633,19 @@ static int cmd_monitor(VarlinkClient *c) {
                                sget(d, "driver") ? sget(d, "driver") : "-",
                                sget(d, "iommuGroup") ? sget(d, "iommuGroup") : "-", label);
                 } else if (json_object_object_get_ex(reply, "group", &g) && g) {
-                        printf("%-6s group %s %s\n", ev, sget(g, "id"), bget(g, "viable") ? "viable" : "not viable");
+                        printf("%-6s group %s %s", ev, sget(g, "id"), bget(g, "viable") ? "viable" : "not viable");
+                        if (sget(g, "claim") && strcmp(sget(g, "claim"), "free") != 0)
+                                printf(", %s by lease %s", sget(g, "claim"), sget(g, "lease") ? sget(g, "lease") : "?");
+                        printf("\n");
+                } else if (json_object_object_get_ex(reply, "lease", &l) && l) {
+                        json_object *h = json_object_object_get(l, "holder");
+                        printf("%-6s lease %s %s mode, holder %s (pid %s, uid %s)", ev, sget(l, "id"),
+                               sget(l, "mode"), sget(h, "command"), sget(h, "pid"), sget(h, "uid"));
+                        if (strcmp(ev, "releaseRequested") == 0 && sget(l, "releaseReason"))
+                                printf(": %s", sget(l, "releaseReason"));
+                        if (sget(l, "endReason"))
+                                printf(": ended, %s", sget(l, "endReason"));
+                        printf("\n");
                 }
                 json_object_put(reply);
                 /* One event, one line, now: into a pipe or file too. */
@@ -688,21 +762,367 @@ static int cmd_rebind(VarlinkClient *c, bool restore, char **names, int n) {
         return EXIT_OK;
 }
 
+/* ---- leases ---- */
+
+/* A device name as iommud takes it: a PCI address or an mdev UUID. */
+static int device_arg(const char *s, char buf[static UUID_STRING_MAX]) {
+        if (pci_address_canonicalize(s, buf) >= 0 || uuid_canonicalize(s, buf) >= 0)
+                return 0;
+        fprintf(stderr, "iommuctl: '%s' is not a PCI address (0000:00:03.0 or 00:03.0) or an mdev UUID.\n", s);
+        return -EXIT_USAGE;
+}
+
+static json_object *device_array(char **names, int n) {
+        json_object *a = json_object_new_array();
+
+        for (int i = 0; i < n; i++) {
+                char canon[UUID_STRING_MAX];
+                if (device_arg(names[i], canon) < 0) {
+                        json_object_put(a);
+                        return NULL;
+                }
+                json_object_array_add(a, json_object_new_string(canon));
+        }
+        return a;
+}
+
+/* 512, 512K, 64M, 8G, 1T: binary multiples. */
+static int parse_size_arg(const char *s, uint64_t *ret) {
+        static const char suffixes[] = "KMGT";
+        unsigned long long v;
+        char *end;
+        const char *p;
+        unsigned shift = 0;
+
+        errno = 0;
+        if (!s || *s == '-' || !*s)
+                return -EINVAL;
+        v = strtoull(s, &end, 10);
+        if (errno || end == s)
+                return -EINVAL;
+        if (*end) {
+                p = strchr(suffixes, *end);
+                if (!p || !*p || (end[1] && strcmp(end + 1, "iB") != 0 && strcmp(end + 1, "B") != 0))
+                        return -EINVAL;
+                shift = 10 * (unsigned) (p - suffixes + 1);
+        }
+        if (shift && v > (UINT64_MAX >> shift))
+                return -ERANGE;
+        *ret = (uint64_t) v << shift;
+        return 0;
+}
+
+static void print_lease(json_object *l) {
+        json_object *h = json_object_object_get(l, "holder"), *devs = json_object_object_get(l, "devices");
+
+        printf("lease %s: %s mode, held by %s (pid %s, uid %s)", sget(l, "id"), sget(l, "mode"), sget(h, "command"),
+               sget(h, "pid"), sget(h, "uid"));
+        if (sget(l, "memlock"))
+                printf(", memlock %s bytes", sget(l, "memlock"));
+        printf("\n");
+        for (size_t i = 0; i < json_object_array_length(devs); i++) {
+                json_object *d = json_object_array_get_idx(devs, i);
+                printf("  %s  group %s  %s", sget(d, "name"), sget(d, "iommuGroup"), sget(d, "vfioDevice"));
+                if (sget(d, "devid"))
+                        printf("  devid %s", sget(d, "devid"));
+                printf("\n");
+        }
+        if (sget(l, "releaseReason"))
+                printf("  release requested: %s\n", sget(l, "releaseReason"));
+}
+
+static int cmd_leases(VarlinkClient *c) {
+        json_object *reply = NULL, *leases;
+        int r = call(c, IFACE ".ListLeases", NULL, &reply);
+
+        if (r != EXIT_OK)
+                return r;
+        leases = json_object_object_get(reply, "leases");
+        if (arg_json)
+                print_json(leases);
+        else if (json_object_array_length(leases) == 0)
+                printf("No leases.\n");
+        else
+                for (size_t i = 0; i < json_object_array_length(leases); i++)
+                        print_lease(json_object_array_get_idx(leases, i));
+        json_object_put(reply);
+        return EXIT_OK;
+}
+
+static int cmd_release(VarlinkClient *c, const char *lease) {
+        json_object *p = json_object_new_object(), *reply = NULL;
+        int r;
+
+        json_object_object_add(p, "lease", json_object_new_string(lease));
+        r = call(c, IFACE ".Release", p, &reply);
+        if (r == EXIT_OK && !arg_json)
+                printf("Lease %s released.\n", lease);
+        else if (r == EXIT_OK)
+                print_json(reply);
+        json_object_put(reply);
+        return r;
+}
+
+static int cmd_remove_devices(VarlinkClient *c, const char *lease, char **names, int n) {
+        json_object *p = json_object_new_object(), *reply = NULL, *a = device_array(names, n);
+        int r;
+
+        if (!a) {
+                json_object_put(p);
+                return EXIT_USAGE;
+        }
+        json_object_object_add(p, "lease", json_object_new_string(lease));
+        json_object_object_add(p, "devices", a);
+        r = call(c, IFACE ".RemoveDevices", p, &reply);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_json)
+                print_json(reply);
+        else
+                print_lease(json_object_object_get(reply, "lease"));
+        json_object_put(reply);
+        return EXIT_OK;
+}
+
+static int cmd_request_release(VarlinkClient *c, const char *lease) {
+        json_object *p, *reply = NULL;
+        unsigned long g;
+        char *end;
+        int r;
+
+        if (!arg_reason || !arg_grace) {
+                fprintf(stderr, "iommuctl: request-release needs --reason TEXT and --grace SECONDS.\n");
+                return EXIT_USAGE;
+        }
+        errno = 0;
+        g = strtoul(arg_grace, &end, 10);
+        if (errno || *end || end == arg_grace || arg_grace[0] == '-' || g > 86400) {
+                fprintf(stderr, "iommuctl: --grace takes seconds, 0 to 86400.\n");
+                return EXIT_USAGE;
+        }
+        p = json_object_new_object();
+        json_object_object_add(p, "lease", json_object_new_string(lease));
+        json_object_object_add(p, "reason", json_object_new_string(arg_reason));
+        json_object_object_add(p, "grace", json_object_new_int64((int64_t) g));
+        r = call(c, IFACE ".RequestRelease", p, &reply);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_json)
+                print_json(reply);
+        else
+                printf("Asked the holder of lease %s to release it; iommud ends it in %lu s.\n", lease, g);
+        json_object_put(reply);
+        return EXIT_OK;
+}
+
+/* Replace {iommufd}, {ioas}, {lease} and {fd:DEVICE} in @arg. */
+static char *substitute(const char *arg, int iommufd, const char *ioas, const char *lease, json_object *devs) {
+        size_t size = strlen(arg) * 2 + 64;
+        char *out = malloc(size), *o = out;
+        const char *p = arg;
+
+        if (!out)
+                return NULL;
+        while (*p) {
+                char val[64] = "";
+                const char *close;
+                size_t k;
+
+                if (*p != '{' || !(close = strchr(p, '}'))) {
+                        *o++ = *p++;
+                        continue;
+                }
+                k = (size_t) (close - p - 1);
+                if (k == 7 && strncmp(p + 1, "iommufd", 7) == 0)
+                        snprintf(val, sizeof(val), "%d", iommufd);
+                else if (k == 4 && strncmp(p + 1, "ioas", 4) == 0 && ioas)
+                        snprintf(val, sizeof(val), "%s", ioas);
+                else if (k == 5 && strncmp(p + 1, "lease", 5) == 0)
+                        snprintf(val, sizeof(val), "%s", lease);
+                else if (k > 3 && strncmp(p + 1, "fd:", 3) == 0) {
+                        char want[UUID_STRING_MAX], name[80];
+                        snprintf(name, sizeof(name), "%.*s", (int) (k - 3), p + 4);
+                        if (device_arg(name, want) < 0) {
+                                free(out);
+                                return NULL;
+                        }
+                        for (size_t i = 0; i < json_object_array_length(devs); i++) {
+                                json_object *d = json_object_array_get_idx(devs, i);
+                                if (strcmp(sget(d, "name"), want) == 0)
+                                        snprintf(val, sizeof(val), "%s", sget(d, "localFd"));
+                        }
+                        if (!val[0]) {
+                                fprintf(stderr, "iommuctl: {fd:%s} names a device that is not claimed.\n", name);
+                                free(out);
+                                return NULL;
+                        }
+                } else {
+                        *o++ = *p++;
+                        continue;
+                }
+                memcpy(o, val, strlen(val));
+                o += strlen(val);
+                p = close + 1;
+        }
+        *o = 0;
+        return out;
+}
+
+static int cmd_claim(VarlinkClient *c, char **names, int n, char **command) {
+        json_object *p = json_object_new_object(), *reply = NULL, *a, *devs, *lease;
+        uint64_t memlock = 0;
+        char fdlist[2048] = "", buf[64];
+        const char *ioas = NULL;
+        int iommufd = -1, r;
+
+        if (!command && !arg_holder_pid) {
+                fprintf(stderr, "iommuctl: a lease ends when its holder exits: give a COMMAND to run with the\n"
+                        "devices (claim DEVICE... -- COMMAND), or --holder-pid PID.\n");
+                json_object_put(p);
+                return EXIT_USAGE;
+        }
+        a = device_array(names, n);
+        if (!a) {
+                json_object_put(p);
+                return EXIT_USAGE;
+        }
+        json_object_object_add(p, "devices", a);
+        if (arg_mode) {
+                if (strcmp(arg_mode, "bound") != 0 && strcmp(arg_mode, "parked") != 0) {
+                        fprintf(stderr, "iommuctl: --mode is bound or parked.\n");
+                        json_object_put(p);
+                        return EXIT_USAGE;
+                }
+                json_object_object_add(p, "mode", json_object_new_string(arg_mode));
+        }
+        if (arg_memlock) {
+                if (parse_size_arg(arg_memlock, &memlock) < 0 || memlock > INT64_MAX) {
+                        fprintf(stderr, "iommuctl: --memlock takes a size such as 512M or 8G.\n");
+                        json_object_put(p);
+                        return EXIT_USAGE;
+                }
+                json_object_object_add(p, "memlock", json_object_new_int64((int64_t) memlock));
+        }
+        if (arg_holder_pid) {
+                char *end;
+                long pid;
+                int pidfd, idx;
+
+                errno = 0;
+                pid = strtol(arg_holder_pid, &end, 10);
+                if (errno || *end || pid <= 0 || pid > INT32_MAX) {
+                        fprintf(stderr, "iommuctl: --holder-pid takes a process id.\n");
+                        json_object_put(p);
+                        return EXIT_USAGE;
+                }
+                pidfd = (int) syscall(SYS_pidfd_open, (pid_t) pid, 0);
+                if (pidfd < 0) {
+                        fprintf(stderr, "iommuctl: no process %ld: %s\n", pid, strerror(errno));
+                        json_object_put(p);
+                        return EXIT_NOT_FOUND;
+                }
+                idx = varlink_client_push_fd(c, pidfd);
+                if (idx < 0) {
+                        json_object_put(p);
+                        return EXIT_FAIL;
+                }
+                json_object_object_add(p, "holder", json_object_new_int64(idx));
+        }
+        /* Preparing managed devices takes a rebind per device. */
+        call_timeout_ms = 300000;
+        r = call(c, IFACE ".Claim", p, &reply);
+        if (r != EXIT_OK)
+                return r;
+        lease = json_object_object_get(reply, "lease");
+        devs = json_object_object_get(reply, "devices");
+        if (!command) {
+                /* The fds stay unused here; the holder was named. */
+                if (arg_json)
+                        print_json(lease);
+                else
+                        print_lease(lease);
+                json_object_put(reply);
+                return EXIT_OK;
+        }
+
+        /* Take the fds out of the reply, keep them across exec. */
+        iommufd = varlink_client_take_fd(c, (unsigned) json_object_get_int(json_object_object_get(reply, "iommufd")));
+        if (iommufd < 0 || fcntl(iommufd, F_SETFD, 0) < 0) {
+                fprintf(stderr, "iommuctl: the reply carried no iommufd.\n");
+                json_object_put(reply);
+                return EXIT_FAIL;
+        }
+        for (size_t i = 0; i < json_object_array_length(devs); i++) {
+                json_object *d = json_object_array_get_idx(devs, i);
+                int fd = varlink_client_take_fd(c, (unsigned) json_object_get_int(json_object_object_get(d, "fd")));
+                size_t len = strlen(fdlist);
+
+                if (fd < 0 || fcntl(fd, F_SETFD, 0) < 0) {
+                        fprintf(stderr, "iommuctl: the reply carried no fd for %s.\n", sget(d, "name"));
+                        json_object_put(reply);
+                        return EXIT_FAIL;
+                }
+                json_object_object_add(d, "localFd", json_object_new_int(fd));
+                snprintf(fdlist + len, sizeof(fdlist) - len, "%s%s=%d", len ? " " : "", sget(d, "name"), fd);
+        }
+        ioas = sget(lease, "ioasId");
+        setenv("IOMMUD_LEASE", sget(lease, "id"), 1);
+        snprintf(buf, sizeof(buf), "%d", iommufd);
+        setenv("IOMMUD_IOMMUFD", buf, 1);
+        if (ioas)
+                setenv("IOMMUD_IOAS_ID", ioas, 1);
+        setenv("IOMMUD_DEVICE_FDS", fdlist, 1);
+        for (char **arg = command; *arg; arg++) {
+                char *v = substitute(*arg, iommufd, ioas, sget(lease, "id"), devs);
+                if (!v) {
+                        json_object_put(reply);
+                        return EXIT_USAGE;
+                }
+                *arg = v;
+        }
+        if (!arg_json)
+                fprintf(stderr, "iommuctl: lease %s granted; running %s\n", sget(lease, "id"), command[0]);
+        else
+                print_json(reply);
+        fflush(stdout);
+        /* The connection closes on exec (CLOEXEC); the lease stays, and
+         * follows this process, which is about to become COMMAND. */
+        execvp(command[0], command);
+        fprintf(stderr, "iommuctl: cannot run %s: %s; the lease ends as iommuctl exits\n", command[0], strerror(errno));
+        return EXIT_FAIL;
+}
+
 int main(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100, ARG_SOCKET, ARG_GROUP };
+        enum { ARG_VERSION = 0x100, ARG_SOCKET, ARG_GROUP, ARG_MODE, ARG_MEMLOCK, ARG_HOLDER_PID, ARG_REASON,
+               ARG_GRACE };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "json", no_argument, NULL, 'j' },
                 { "socket", required_argument, NULL, ARG_SOCKET },
                 { "group", required_argument, NULL, ARG_GROUP },
+                { "mode", required_argument, NULL, ARG_MODE },
+                { "memlock", required_argument, NULL, ARG_MEMLOCK },
+                { "holder-pid", required_argument, NULL, ARG_HOLDER_PID },
+                { "reason", required_argument, NULL, ARG_REASON },
+                { "grace", required_argument, NULL, ARG_GRACE },
                 { NULL, 0, NULL, 0 }
         };
         _cleanup_(varlink_client_freep) VarlinkClient *c = NULL;
         bool want_help = false;
+        char **command = NULL;
         const char *cmd;
         int opt, r;
 
+        /* "--" ends iommuctl's arguments: the rest is claim's COMMAND,
+         * kept out of getopt's reach. */
+        for (int k = 1; k < argc; k++)
+                if (strcmp(argv[k], "--") == 0) {
+                        command = argv + k + 1;
+                        argv[k] = NULL;
+                        argc = k;
+                        break;
+                }
         /* Options may come before or after the command. */
         while ((opt = getopt_long(argc, argv, "hj", options, NULL)) >= 0)
                 switch (opt) {
@@ -720,6 +1140,21 @@ int main(int argc, char **argv) {
                         break;
                 case ARG_GROUP:
                         arg_group = optarg;
+                        break;
+                case ARG_MODE:
+                        arg_mode = optarg;
+                        break;
+                case ARG_MEMLOCK:
+                        arg_memlock = optarg;
+                        break;
+                case ARG_HOLDER_PID:
+                        arg_holder_pid = optarg;
+                        break;
+                case ARG_REASON:
+                        arg_reason = optarg;
+                        break;
+                case ARG_GRACE:
+                        arg_grace = optarg;
                         break;
                 default:
                         fprintf(stderr, "Try 'iommuctl --help'.\n");
@@ -745,7 +1180,8 @@ int main(int argc, char **argv) {
         } cmds[] = {
                 { "list", 0 }, { "show", 1 }, { "groups", 0 }, { "group", 1 },
                 { "mdev-types", 0 }, { "monitor", 0 }, { "status", 0 }, { "policy", 0 }, { "reload", 0 },
-                { "prepare", -1 }, { "restore", -1 },
+                { "prepare", -1 }, { "restore", -1 }, { "claim", -2 }, { "leases", 0 }, { "release", 1 },
+                { "remove-devices", -3 }, { "request-release", 1 },
         };
         size_t i;
         for (i = 0; i < ELEMENTSOF(cmds); i++)
@@ -755,7 +1191,31 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "iommuctl: unknown command '%s'. Try 'iommuctl --help'.\n", cmd);
                 return EXIT_USAGE;
         }
-        if (cmds[i].nargs < 0) {
+        if (command && strcmp(cmd, "claim") != 0) {
+                fprintf(stderr, "iommuctl: only claim takes '-- COMMAND'.\n");
+                return EXIT_USAGE;
+        }
+        if ((arg_mode || arg_memlock || arg_holder_pid) && strcmp(cmd, "claim") != 0) {
+                fprintf(stderr, "iommuctl: --mode, --memlock and --holder-pid are for claim.\n");
+                return EXIT_USAGE;
+        }
+        if ((arg_reason || arg_grace) && strcmp(cmd, "request-release") != 0) {
+                fprintf(stderr, "iommuctl: --reason and --grace are for request-release.\n");
+                return EXIT_USAGE;
+        }
+        if (cmds[i].nargs == -2 || cmds[i].nargs == -3) {
+                /* claim DEVICE...; remove-devices LEASE DEVICE... */
+                int n = argc - optind - 1, min = cmds[i].nargs == -2 ? 1 : 2;
+                if (n < min || n > 64 || arg_group) {
+                        fprintf(stderr, "iommuctl: '%s' takes %s. Try 'iommuctl %s --help'.\n", cmd,
+                                min == 1 ? "one or more devices" : "a lease and one or more devices", cmd);
+                        return EXIT_USAGE;
+                }
+                if (command && !command[0]) {
+                        fprintf(stderr, "iommuctl: nothing after '--'. Try 'iommuctl claim --help'.\n");
+                        return EXIT_USAGE;
+                }
+        } else if (cmds[i].nargs < 0) {
                 /* DEVICE... or --group N, not both, not neither. */
                 int n = argc - optind - 1;
                 if ((n > 0) == (arg_group != NULL) || n > 64) {
@@ -793,5 +1253,15 @@ int main(int argc, char **argv) {
                 return cmd_reload(c);
         if (strcmp(cmd, "prepare") == 0 || strcmp(cmd, "restore") == 0)
                 return cmd_rebind(c, cmd[0] == 'r', argv + optind + 1, argc - optind - 1);
+        if (strcmp(cmd, "claim") == 0)
+                return cmd_claim(c, argv + optind + 1, argc - optind - 1, command);
+        if (strcmp(cmd, "leases") == 0)
+                return cmd_leases(c);
+        if (strcmp(cmd, "release") == 0)
+                return cmd_release(c, argv[optind + 1]);
+        if (strcmp(cmd, "remove-devices") == 0)
+                return cmd_remove_devices(c, argv[optind + 1], argv + optind + 2, argc - optind - 2);
+        if (strcmp(cmd, "request-release") == 0)
+                return cmd_request_release(c, argv[optind + 1]);
         return cmd_status(c);
 }

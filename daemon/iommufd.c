@@ -88,6 +88,26 @@ int iommufd_attach(int device_fd, uint32_t pt_id, uint32_t *ret_pt_id) {
         return 0;
 }
 
+int iommufd_detach(int device_fd) {
+        struct vfio_device_detach_iommufd_pt d = { .argsz = sizeof(d) };
+
+        return ioctl(device_fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &d) < 0 ? -errno : 0;
+}
+
+int iommufd_ioas_unmap_all(int iommufd, uint32_t ioas_id) {
+        struct iommu_ioas_unmap u = {
+                .size = sizeof(u),
+                .ioas_id = ioas_id,
+                .iova = 0,
+                .length = UINT64_MAX,   /* 0..U64_MAX: everything */
+        };
+
+        /* ENOENT: nothing was mapped. */
+        if (ioctl(iommufd, IOMMU_IOAS_UNMAP, &u) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
 const char *iommufd_step_to_string(IommufdStep step) {
         static const char *const names[] = {
                 [IOMMUFD_STEP_OPEN] = "open /dev/iommu",

@@ -60,6 +60,15 @@ int iommufd_ioas_alloc(int iommufd, uint32_t *ret_ioas_id);
  * page table without a window of blocked DMA. */
 int iommufd_attach(int device_fd, uint32_t pt_id, uint32_t *ret_pt_id);
 
+/** iommufd_detach() - VFIO_DEVICE_DETACH_IOMMUFD_PT: the device's DMA is
+ * blocked.  -EINVAL when the fd is not bound (a parked fd the VMM never
+ * bound) or not attached. */
+int iommufd_detach(int device_fd);
+
+/** iommufd_ioas_unmap_all() - unmap every mapping of @ioas_id (nothing
+ * mapped is not an error). */
+int iommufd_ioas_unmap_all(int iommufd, uint32_t ioas_id);
+
 /** iommufd_error_reason() - what -@error at @step means, in a sentence. */
 const char *iommufd_error_reason(IommufdStep step, int error);
 

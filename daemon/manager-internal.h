@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include "claims.h"
 #include "host-guard.h"
 #include "manager.h"
 #include "prepared.h"
@@ -44,6 +45,11 @@ struct Manager {
         sd_event_source *rtnl_source;
         struct VfioVariants *variants;
         RebindTimeouts timeouts;
+
+        /* manager-lease.c */
+        ClaimTable *claims;
+        Hashmap *leases;        /* id string -> Lease */
+        Hashmap *releasing;     /* group key -> Releasing */
 };
 
 /* manager-rebind.c */
@@ -54,6 +60,26 @@ void manager_rebind_check_records(Manager *m);
 size_t manager_prepared_count(Manager *m);
 bool manager_policy_verdict(Manager *m, const Device *d, char *reason, size_t size);
 void manager_annotate_device(Manager *m, const Device *d, json_object *o);
+
+/* manager-rebind.c: read what the host needs now (mounts, routes). */
+void manager_guard_refresh(Manager *m);
+/* manager-rebind.c: prepare and restore for a claim, on groups the claim
+ * holds (manager_prepare()/manager_restore() refuse claimed groups). */
+int manager_prepare_claimed(Manager *m, const char *const *names, size_t n, ManagerRebindDone done, void *userdata);
+int manager_restore_claimed(Manager *m, uint32_t group, ManagerRebindDone done, void *userdata);
+
+/* manager-lease.c */
+int manager_lease_init(Manager *m);
+void manager_lease_done(Manager *m);
+void manager_end_lease(Manager *m, Lease *l, const char *reason);
+size_t manager_lease_count(Manager *m);
+/* Whether @group is claiming, held or releasing; GroupBusy in @err then. */
+bool manager_group_is_claimed(Manager *m, uint32_t group, ManagerError *err);
+/* "claim" and "lease" fields of a device's or group's JSON. */
+void manager_annotate_claim(Manager *m, int64_t group, json_object *o);
+
+/* manager.c: tell watchers that @g's JSON changed (its claim state). */
+void manager_notify_group_changed(Manager *m, const Group *g);
 
 /* manager.c: tell watchers that @d's JSON changed though the device did
  * not (its record, its verdict). */

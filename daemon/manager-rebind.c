@@ -45,7 +45,7 @@ static void manager_job_free(ManagerJob *mj) {
 
 /* ---- the host guard: devices the host cannot lose ---- */
 
-static void guard_refresh(Manager *m) {
+void manager_guard_refresh(Manager *m) {
         ManagerPolicySnapshot *ps;
         HostGuard *h = NULL;
         int r = host_guard_scan_host(m->sysfs, &h);
@@ -68,7 +68,7 @@ static void guard_refresh(Manager *m) {
 }
 
 static int on_guard_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        guard_refresh(userdata);
+        manager_guard_refresh(userdata);
         return 0;
 }
 
@@ -79,7 +79,7 @@ static void guard_schedule(Manager *m) {
                 return;
         if (sd_event_source_set_time(m->guard_timer, now + GUARD_REFRESH_DELAY_USEC) < 0 ||
             sd_event_source_set_enabled(m->guard_timer, SD_EVENT_ONESHOT) < 0)
-                guard_refresh(m);
+                manager_guard_refresh(m);
 }
 
 static int on_mountinfo(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -159,6 +159,7 @@ void manager_annotate_device(Manager *m, const Device *d, json_object *o) {
         json_object_object_add(o, "originalDriver",
                                rec && rec->driver ? json_object_new_string(rec->driver) : NULL);
         json_object_object_add(o, "hostCritical", critical ? json_object_new_string(critical) : NULL);
+        manager_annotate_claim(m, d->iommu_group, o);
         /* On vfio-pci or pci-stub with no record of ours and not reserved
          * by our policy: libvirt, driverctl or an admin put it there, and
          * iommud will not move it from under them. */
@@ -197,7 +198,7 @@ int manager_rebind_init(Manager *m, const ManagerOptions *o) {
                 if (r < 0)
                         log_warning_errno(r, "Cannot read %s (%m): using vfio-pci for every device", alias);
         }
-        guard_refresh(m);
+        manager_guard_refresh(m);
         return guard_watch(m);
 }
 
@@ -474,8 +475,8 @@ static int resolve(Manager *m, const char *const *names, size_t n, int64_t group
  * state would miss a peer that has just been bound.  The registry is
  * refreshed and the names resolved again (the refresh may have replaced
  * the Device objects). */
-static int resolve_fresh(Manager *m, const char *const *names, size_t n, int64_t group, const Group **ret_group,
-                         const Device ***ret_targets, size_t *ret_n, ManagerError *err) {
+static int resolve_fresh(Manager *m, const char *const *names, size_t n, int64_t group, bool claimed_ok,
+                         const Group **ret_group, const Device ***ret_targets, size_t *ret_n, ManagerError *err) {
         _cleanup_free_ const Device **t = NULL;
         const Group *g;
         size_t k;
@@ -489,6 +490,10 @@ static int resolve_fresh(Manager *m, const char *const *names, size_t n, int64_t
                 set_error(err, "Busy", NULL, "IOMMU group %u is being prepared or restored already", g->id);
                 return -EBUSY;
         }
+        /* A group a lease has (or is getting, or just gave back) is the
+         * lease's: moving its devices would pull them from under a VM. */
+        if (!claimed_ok && manager_group_is_claimed(m, g->id, err))
+                return -EBUSY;
         scanner_refresh_group(m->scanner, g->id);
         return resolve(m, names, n, group, ret_group, ret_targets, ret_n, err);
 }
@@ -520,8 +525,8 @@ static int start(Manager *m, bool restore, const Group *g, RebindPlan *plan, Man
         return 0;
 }
 
-int manager_prepare(Manager *m, const char *const *names, size_t n, int64_t group, ManagerRebindDone done,
-                    void *userdata) {
+static int prepare_impl(Manager *m, const char *const *names, size_t n, int64_t group, bool claimed_ok,
+                        ManagerRebindDone done, void *userdata) {
         _cleanup_(rebind_plan_freep) RebindPlan *plan = NULL;
         _cleanup_free_ const Device **targets = NULL;
         ManagerError err = { .group = group };
@@ -530,13 +535,13 @@ int manager_prepare(Manager *m, const char *const *names, size_t n, int64_t grou
         size_t nt;
         int r;
 
-        r = resolve_fresh(m, names, n, group, &g, &targets, &nt, &err);
+        r = resolve_fresh(m, names, n, group, claimed_ok, &g, &targets, &nt, &err);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
                 goto refuse;
         /* Decide on what the host needs now, not at the last change. */
-        guard_refresh(m);
+        manager_guard_refresh(m);
         for (size_t i = 0; i < nt; i++)
                 if (!manager_policy_verdict(m, targets[i], reason, sizeof(reason))) {
                         set_error(&err, "NotAllowed", targets[i]->name, "%s: %s", targets[i]->name, reason);
@@ -583,8 +588,8 @@ refuse:
         return 0;
 }
 
-int manager_restore(Manager *m, const char *const *names, size_t n, int64_t group, ManagerRebindDone done,
-                    void *userdata) {
+static int restore_impl(Manager *m, const char *const *names, size_t n, int64_t group, bool claimed_ok,
+                        ManagerRebindDone done, void *userdata) {
         _cleanup_(rebind_plan_freep) RebindPlan *plan = calloc(1, sizeof(*plan));
         _cleanup_free_ const Device **targets = NULL;
         ManagerError err = { .group = group };
@@ -594,7 +599,7 @@ int manager_restore(Manager *m, const char *const *names, size_t n, int64_t grou
 
         if (!plan)
                 return -ENOMEM;
-        r = resolve_fresh(m, names, n, group, &g, &targets, &nt, &err);
+        r = resolve_fresh(m, names, n, group, claimed_ok, &g, &targets, &nt, &err);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
@@ -641,6 +646,24 @@ refuse:
         log_info("Refused to restore: %s", err.message);
         done(m, &err, NULL, userdata);
         return 0;
+}
+
+int manager_prepare(Manager *m, const char *const *names, size_t n, int64_t group, ManagerRebindDone done,
+                    void *userdata) {
+        return prepare_impl(m, names, n, group, false, done, userdata);
+}
+
+int manager_restore(Manager *m, const char *const *names, size_t n, int64_t group, ManagerRebindDone done,
+                    void *userdata) {
+        return restore_impl(m, names, n, group, false, done, userdata);
+}
+
+int manager_prepare_claimed(Manager *m, const char *const *names, size_t n, ManagerRebindDone done, void *userdata) {
+        return prepare_impl(m, names, n, -1, true, done, userdata);
+}
+
+int manager_restore_claimed(Manager *m, uint32_t group, ManagerRebindDone done, void *userdata) {
+        return restore_impl(m, NULL, 0, group, true, done, userdata);
 }
 
 /* ---- GetPolicy ---- */

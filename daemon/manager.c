@@ -31,7 +31,7 @@ static void on_device(Registry *r, RegistryChange what, const Device *d, void *u
                 return;
         for (ManagerWatch *w = m->watches, *next; w; w = next) {
                 next = w->next;
-                w->fn(m, names[what], o, NULL, w->userdata);
+                w->fn(m, names[what], o, NULL, NULL, w->userdata);
         }
         json_object_put(o);
 }
@@ -89,14 +89,18 @@ static void on_group(Registry *r, RegistryChange what, const Group *g, void *use
 
         if (!m->watches)
                 return;
-        o = group_to_json(g);
+        o = manager_group_to_json(m, g);
         if (!o)
                 return;
         for (ManagerWatch *w = m->watches, *next; w; w = next) {
                 next = w->next;
-                w->fn(m, names[what], NULL, o, w->userdata);
+                w->fn(m, names[what], NULL, o, NULL, w->userdata);
         }
         json_object_put(o);
+}
+
+void manager_notify_group_changed(Manager *m, const Group *g) {
+        on_group(m->registry, REGISTRY_CHANGED, g, m);
 }
 
 /* iommud.conf's verdict, with what the host cannot lose (see
@@ -152,6 +156,9 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         r = manager_rebind_init(m, o);
         if (r < 0)
                 return r;
+        r = manager_lease_init(m);
+        if (r < 0)
+                return r;
         r = scanner_new(m->event, m->sysfs, m->registry, &m->scanner);
         if (r < 0)
                 return r;
@@ -170,6 +177,7 @@ Manager *manager_free(Manager *m) {
         if (m->bound_socket)
                 (void) unlink(m->varlink_socket);
         scanner_free(m->scanner);
+        manager_lease_done(m);
         manager_rebind_done(m);
         registry_free(m->registry);
         config_free(m->config);
@@ -375,6 +383,9 @@ json_object *manager_status(Manager *m) {
         json_object_object_add(o, "configFound", json_object_new_boolean(m->config->found));
         json_object_object_add(o, "assignableRules", json_object_new_int64((int64_t) m->config->assignable.n));
         json_object_object_add(o, "prepared", json_object_new_int64((int64_t) manager_prepared_count(m)));
+        json_object_object_add(o, "leases", json_object_new_int64((int64_t) manager_lease_count(m)));
+        json_object_object_add(o, "releasingGroups",
+                               json_object_new_int64((int64_t) claim_count(m->claims, CLAIM_RELEASING)));
         return o;
 }
 

@@ -12,6 +12,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "lease.h"
 #include "registry.h"
 #include "scanner.h"
 #include "sysfs.h"
@@ -37,9 +38,14 @@ typedef struct ManagerError {
         char message[512];              /* a sentence for people */
         bool rolled_back;               /* RebindFailed: everything was put back */
         char rollback_message[256];     /* RebindFailed: the first rollback failure */
-        pid_t pid;                      /* DeviceInUse: the holder */
+        pid_t pid;                      /* DeviceInUse, GroupBusy: the holder */
+        uid_t uid;                      /* GroupBusy: the holder's uid */
         char command[17];
         char node[64];
+        char lease[LEASE_ID_STRING_MAX];        /* GroupBusy, NoSuchLease */
+        char state[16];                 /* GroupBusy: "claiming", "held", "releasing" */
+        char step[64];                  /* BindFailed, GroupNotViable: the kernel call that failed */
+        int errno_value;                /* ... and its errno */
 } ManagerError;
 
 /* Who asks. */
@@ -48,10 +54,11 @@ typedef struct ManagerCaller {
         pid_t pid;
 } ManagerCaller;
 
-/* @event is "add", "remove" or "change"; exactly one of @device and @group
- * is non-NULL (borrowed for the call). */
+/* @event is "add", "remove" or "change" (and "releaseRequested" for a
+ * lease); exactly one of @device, @group and @lease is non-NULL (borrowed
+ * for the call).  A lease's "remove" carries "endReason". */
 typedef void (*ManagerWatchFn)(Manager *m, const char *event, json_object *device, json_object *group,
-                               void *userdata);
+                               json_object *lease, void *userdata);
 
 int manager_new(const ManagerOptions *o, Manager **ret);
 Manager *manager_free(Manager *m);
@@ -107,6 +114,53 @@ int manager_restore(Manager *m, const char *const *names, size_t n, int64_t grou
  * managed device first (manager_prepare()) and restores it when the lease
  * ends (manager_restore()); an unmanaged one must already be prepared. */
 bool manager_device_is_managed(Manager *m, const Device *d);
+
+/* ---- leases (manager-lease.c) ---- */
+
+typedef struct ManagerClaimRequest {
+        const char *const *names;       /* canonical device names */
+        size_t n;
+        LeaseMode mode;                 /* a new lease's; AddDevices keeps the lease's */
+        int holder_pidfd;               /* taken, also on failure: the process the lease follows */
+        uint64_t memlock;               /* raise the holder's RLIMIT_MEMLOCK to this; 0: leave it */
+        const char *lease;              /* AddDevices: the lease's id; NULL: a new lease */
+} ManagerClaimRequest;
+
+/* The outcome of a claim: @err NULL on success, with @lease (borrowed for
+ * the call) and the indexes of the devices this call added in
+ * @lease->devices. */
+typedef void (*ManagerClaimDone)(Manager *m, const ManagerError *err, const Lease *lease, const size_t *added,
+                                 size_t n_added, void *userdata);
+
+/** manager_claim() - a new lease on @req->names' IOMMU groups (or, with
+ * @req->lease, more devices for a held lease).  @done is called exactly
+ * once, possibly before this returns; when it reports an error, nothing
+ * was changed (every group prepared for it restored, every file closed).
+ * Returns -ENOMEM only (then @done is not called). */
+int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimRequest *req, ManagerClaimDone done,
+                  void *userdata);
+
+/** manager_remove_devices() - take @names out of lease @lease: their DMA
+ * is cut and each group left without a device of the lease is released. */
+int manager_remove_devices(Manager *m, const ManagerCaller *caller, const char *lease, const char *const *names,
+                           size_t n, ManagerError *err);
+
+/** manager_release() - end lease @lease now. */
+int manager_release(Manager *m, const ManagerCaller *caller, const char *lease, ManagerError *err);
+
+/** manager_request_release() - ask @lease's holder (through Monitor) to
+ * give it back within @grace_usec; then the lease ends.  *@ret_deadline
+ * is when (CLOCK_REALTIME, µs). */
+int manager_request_release(Manager *m, const ManagerCaller *caller, const char *lease, const char *reason,
+                            uint64_t grace_usec, uint64_t *ret_deadline, ManagerError *err);
+
+/** manager_list_leases() - every lease, as the IDL's Lease. */
+json_object *manager_list_leases(Manager *m);
+Lease *manager_get_lease(Manager *m, uint64_t id);
+
+/** manager_group_to_json() - the group with its claim state ("claim",
+ * "lease", and who still holds it while "releasing"). */
+json_object *manager_group_to_json(Manager *m, const Group *g);
 
 /** manager_policy() - the GetPolicy reply: the rules and every device's
  * verdict. */

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "manager.h"
 #include "mdev.h"
+#include "process.h"
+#include "shared/log.h"
 #include "shared/macro.h"
 #include "shared/uuid.h"
 #include "varlink-manager.h"
@@ -111,7 +114,7 @@ static int method_list_groups(VarlinkCall *c, json_object *params, void *userdat
         if (!a)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
-                json_object_array_add(a, group_to_json(list[i]));
+                json_object_array_add(a, manager_group_to_json(m, list[i]));
         return reply_with(c, "groups", a);
 }
 
@@ -130,7 +133,7 @@ static int method_get_group(VarlinkCall *c, json_object *params, void *userdata)
                 json_object_object_add(e, "id", json_object_new_int64(id));
                 return varlink_call_reply_error(c, IFACE ".NoSuchGroup", e);
         }
-        return reply_with(c, "group", group_to_json(g));
+        return reply_with(c, "group", manager_group_to_json(m, g));
 }
 
 static int method_list_mdev_types(VarlinkCall *c, json_object *params, void *userdata) {
@@ -156,7 +159,8 @@ typedef struct MonitorSub {
         ManagerWatch *watch;
 } MonitorSub;
 
-static void monitor_event(Manager *m, const char *event, json_object *device, json_object *group, void *userdata) {
+static void monitor_event(Manager *m, const char *event, json_object *device, json_object *group, json_object *lease,
+                          void *userdata) {
         MonitorSub *sub = userdata;
         json_object *o = json_object_new_object();
 
@@ -167,6 +171,8 @@ static void monitor_event(Manager *m, const char *event, json_object *device, js
                 json_object_object_add(o, "device", json_object_get(device));
         if (group)
                 json_object_object_add(o, "group", json_object_get(group));
+        if (lease)
+                json_object_object_add(o, "lease", json_object_get(lease));
         (void) varlink_call_notify(sub->call, o);
 }
 
@@ -228,6 +234,27 @@ static int reply_manager_error(VarlinkCall *c, const ManagerError *e) {
                 if (e->rollback_message[0])
                         json_object_object_add(o, "rollbackMessage", json_object_new_string(e->rollback_message));
         }
+        if (strcmp(e->name, "NoSuchDevice") == 0)
+                json_object_object_add(o, "name", json_object_new_string(e->device));
+        if (strcmp(e->name, "BindFailed") == 0) {
+                json_object_object_add(o, "rolledBack", json_object_new_boolean(e->rolled_back));
+                if (e->rollback_message[0])
+                        json_object_object_add(o, "rollbackMessage", json_object_new_string(e->rollback_message));
+        }
+        if (e->step[0]) {
+                json_object_object_add(o, "step", json_object_new_string(e->step));
+                json_object_object_add(o, "errno", json_object_new_int64(e->errno_value));
+        }
+        if (strcmp(e->name, "GroupBusy") == 0 || strcmp(e->name, "NoSuchLease") == 0)
+                json_object_object_add(o, "lease", json_object_new_string(e->lease));
+        if (strcmp(e->name, "GroupBusy") == 0) {
+                json_object_object_add(o, "state", json_object_new_string(e->state));
+                if (e->pid > 0) {
+                        json_object_object_add(o, "holderUid", json_object_new_int64(e->uid));
+                        json_object_object_add(o, "holderPid", json_object_new_int64(e->pid));
+                        json_object_object_add(o, "holderCommand", json_object_new_string(e->command));
+                }
+        }
         if (strcmp(e->name, "DeviceInUse") == 0) {
                 json_object_object_add(o, "pid", json_object_new_int64(e->pid));
                 json_object_object_add(o, "command", json_object_new_string(e->command));
@@ -249,33 +276,54 @@ static void rebind_done(Manager *m, const ManagerError *err, json_object *result
         varlink_call_unref(c);
 }
 
+/* A "devices" list of at most @max names: 1 when present and valid (names
+ * canonical in @names), 0 when absent or null, -EINVAL when malformed. */
+static int get_device_names(json_object *params, size_t max, char names[][UUID_STRING_MAX], const char **ptrs,
+                            size_t *ret_n) {
+        json_object *devices = NULL;
+        size_t n;
+
+        if (!json_object_object_get_ex(params, "devices", &devices) || !devices)
+                return 0;
+        if (!json_object_is_type(devices, json_type_array) || json_object_array_length(devices) == 0 ||
+            json_object_array_length(devices) > max)
+                return -EINVAL;
+        n = json_object_array_length(devices);
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_array_get_idx(devices, i);
+                const char *s = json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
+
+                /* No NUL inside, not over-long, a PCI address or a UUID. */
+                if (!s || (size_t) json_object_get_string_len(e) != strlen(s) || strlen(s) > 64 ||
+                    canonical_device_name(s, names[i]) < 0)
+                        return -EINVAL;
+                ptrs[i] = names[i];
+        }
+        *ret_n = n;
+        return 1;
+}
+
+static int get_caller(VarlinkCall *c, ManagerCaller *ret) {
+        struct ucred cred;
+        int r = varlink_call_get_peer_creds(c, &cred);
+
+        if (r < 0)
+                return r;
+        *ret = (ManagerCaller) { .uid = cred.uid, .pid = cred.pid };
+        return 0;
+}
+
 static int method_rebind(VarlinkCall *c, json_object *params, Manager *m, bool restore) {
         char names[REBIND_DEVICES_MAX][UUID_STRING_MAX];
         const char *ptrs[REBIND_DEVICES_MAX];
-        json_object *devices = NULL;
         ManagerCaller caller;
         ManagerError err = { .group = -1 };
-        struct ucred cred;
         int64_t group = -1;
         size_t n = 0;
         int r;
 
-        if (json_object_object_get_ex(params, "devices", &devices) && devices) {
-                if (!json_object_is_type(devices, json_type_array) || json_object_array_length(devices) == 0 ||
-                    json_object_array_length(devices) > REBIND_DEVICES_MAX)
-                        return varlink_call_reply_invalid_parameter(c, "devices");
-                n = json_object_array_length(devices);
-                for (size_t i = 0; i < n; i++) {
-                        json_object *e = json_object_array_get_idx(devices, i);
-                        const char *s = json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
-
-                        /* No NUL inside, not over-long, a PCI address or a UUID. */
-                        if (!s || (size_t) json_object_get_string_len(e) != strlen(s) || strlen(s) > 64 ||
-                            canonical_device_name(s, names[i]) < 0)
-                                return varlink_call_reply_invalid_parameter(c, "devices");
-                        ptrs[i] = names[i];
-                }
-        }
+        if (get_device_names(params, REBIND_DEVICES_MAX, names, ptrs, &n) < 0)
+                return varlink_call_reply_invalid_parameter(c, "devices");
         r = varlink_json_get_int64(params, "group", false, &group);
         if (r < 0 || (r > 0 && (group < 0 || group > UINT32_MAX)))
                 return varlink_call_reply_invalid_parameter(c, "group");
@@ -284,10 +332,9 @@ static int method_rebind(VarlinkCall *c, json_object *params, Manager *m, bool r
                  * missing device list. */
                 return varlink_call_reply_invalid_parameter(c, n > 0 ? "group" : "devices");
 
-        r = varlink_call_get_peer_creds(c, &cred);
+        r = get_caller(c, &caller);
         if (r < 0)
                 return r;
-        caller = (ManagerCaller) { .uid = cred.uid, .pid = cred.pid };
         if (manager_authorize(m, &caller, restore ? "restore" : "prepare", &err) < 0)
                 return reply_manager_error(c, &err);
 
@@ -338,6 +385,211 @@ static int method_restore(VarlinkCall *c, json_object *params, void *userdata) {
         return method_rebind(c, params, userdata, true);
 }
 
+/* ---- leases ---- */
+
+/* One fd per device and the iommufd must fit in one reply. */
+#define CLAIM_DEVICES_MAX (VARLINK_DEFAULT_MAX_FDS - 1)
+
+static int get_lease_id(json_object *params, const char **ret) {
+        int r = varlink_json_get_string(params, "lease", true, 16, ret);
+        return r < 0 ? r : 0;
+}
+
+/* The reply of Claim and AddDevices: the lease, and the fds. */
+static void claim_done(Manager *m, const ManagerError *err, const Lease *l, const size_t *added, size_t n_added,
+                       void *userdata) {
+        VarlinkCall *c = userdata;
+        json_object *o = NULL, *a;
+        bool add = strcmp(varlink_call_get_method(c), IFACE ".AddDevices") == 0;
+        int r, idx;
+
+        if (err) {
+                (void) reply_manager_error(c, err);
+                goto out;
+        }
+        o = json_object_new_object();
+        a = json_object_new_array();
+        if (!o || !a)
+                goto fail;
+        if (!add) {
+                idx = varlink_call_push_fd(c, fcntl(l->iommufd, F_DUPFD_CLOEXEC, 3));
+                if (idx < 0)
+                        goto fail;
+                json_object_object_add(o, "iommufd", json_object_new_int64(idx));
+        }
+        for (size_t i = 0; i < n_added; i++) {
+                const LeaseDevice *d = &l->devices[added[i]];
+                json_object *j = lease_device_to_json(l, d);
+
+                idx = varlink_call_push_fd(c, fcntl(d->fd, F_DUPFD_CLOEXEC, 3));
+                if (!j || idx < 0) {
+                        json_object_put(j);
+                        goto fail;
+                }
+                json_object_object_add(j, "fd", json_object_new_int64(idx));
+                json_object_array_add(a, j);
+        }
+        json_object_object_add(o, "devices", a);
+        json_object_object_add(o, "lease", lease_to_json(l));
+        r = varlink_call_reply(c, o);
+        if (r < 0)
+                /* The client went away: the lease stays, its holder may
+                 * still be alive (and Release can end it). */
+                log_info("Lease %s granted, but the reply could not be sent: %s", l->id_string, strerror(-r));
+        goto out;
+fail:
+        json_object_put(o);
+        (void) varlink_call_reply_error(c, "org.varlink.service.InternalError", NULL);
+out:
+        varlink_call_unref(c);
+}
+
+static int method_claim(VarlinkCall *c, json_object *params, void *userdata) {
+        Manager *m = userdata;
+        char names[CLAIM_DEVICES_MAX][UUID_STRING_MAX];
+        const char *ptrs[CLAIM_DEVICES_MAX];
+        ManagerClaimRequest req = { .holder_pidfd = -EBADF };
+        ManagerCaller caller;
+        const char *mode = NULL, *lease = NULL;
+        bool add = strcmp(varlink_call_get_method(c), IFACE ".AddDevices") == 0;
+        int64_t holder = -1, memlock = 0;
+        size_t n = 0;
+        pid_t pid;
+        int r;
+
+        if (get_device_names(params, CLAIM_DEVICES_MAX, names, ptrs, &n) <= 0)
+                return varlink_call_reply_invalid_parameter(c, "devices");
+        if (add) {
+                if (get_lease_id(params, &lease) < 0)
+                        return varlink_call_reply_invalid_parameter(c, "lease");
+        } else {
+                r = varlink_json_get_string(params, "mode", false, 16, &mode);
+                if (r < 0 || (r > 0 && lease_mode_from_string(mode, &req.mode) < 0))
+                        return varlink_call_reply_invalid_parameter(c, "mode");
+                r = varlink_json_get_int64(params, "holder", false, &holder);
+                if (r < 0 || (r > 0 && (holder < 0 || holder >= VARLINK_DEFAULT_MAX_FDS)))
+                        return varlink_call_reply_invalid_parameter(c, "holder");
+                r = varlink_json_get_int64(params, "memlock", false, &memlock);
+                if (r < 0 || memlock < 0)
+                        return varlink_call_reply_invalid_parameter(c, "memlock");
+        }
+        r = get_caller(c, &caller);
+        if (r < 0)
+                return r;
+
+        if (!add) {
+                if (holder >= 0) {
+                        req.holder_pidfd = varlink_call_take_fd(c, (unsigned) holder);
+                        if (req.holder_pidfd < 0)
+                                return varlink_call_reply_invalid_parameter(c, "holder");
+                } else {
+                        req.holder_pidfd = varlink_call_get_peer_pidfd(c);
+                        if (req.holder_pidfd == -ENOTCONN)
+                                return 0;
+                }
+                /* A pidfd, and of a live process. */
+                r = pidfd_get_pid(req.holder_pidfd, &pid);
+                if (r == -ESRCH) {
+                        json_object *e = json_object_new_object();
+                        safe_close(req.holder_pidfd);
+                        json_object_object_add(e, "message",
+                                               json_object_new_string("the holder process has already exited"));
+                        return varlink_call_reply_error(c, IFACE ".HolderGone", e);
+                }
+                if (r < 0) {
+                        safe_close(req.holder_pidfd);
+                        return holder >= 0 ? varlink_call_reply_invalid_parameter(c, "holder") : r;
+                }
+        }
+        req.names = ptrs;
+        req.n = n;
+        req.memlock = (uint64_t) memlock;
+        req.lease = lease;
+        varlink_call_ref(c);
+        r = manager_claim(m, &caller, &req, claim_done, c);
+        if (r < 0)
+                varlink_call_unref(c);
+        return r;
+}
+
+static int method_remove_devices(VarlinkCall *c, json_object *params, void *userdata) {
+        Manager *m = userdata;
+        char names[REBIND_DEVICES_MAX][UUID_STRING_MAX];
+        const char *ptrs[REBIND_DEVICES_MAX];
+        ManagerError err = { .group = -1 };
+        ManagerCaller caller;
+        const char *lease;
+        uint64_t id;
+        size_t n = 0;
+        int r;
+
+        if (get_lease_id(params, &lease) < 0)
+                return varlink_call_reply_invalid_parameter(c, "lease");
+        if (get_device_names(params, REBIND_DEVICES_MAX, names, ptrs, &n) <= 0)
+                return varlink_call_reply_invalid_parameter(c, "devices");
+        r = get_caller(c, &caller);
+        if (r < 0)
+                return r;
+        r = manager_remove_devices(m, &caller, lease, ptrs, n, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return reply_manager_error(c, &err);
+        (void) lease_id_from_string(lease, &id);
+        return reply_with(c, "lease", lease_to_json(manager_get_lease(m, id)));
+}
+
+static int method_release(VarlinkCall *c, json_object *params, void *userdata) {
+        Manager *m = userdata;
+        ManagerError err = { .group = -1 };
+        ManagerCaller caller;
+        const char *lease;
+        int r;
+
+        if (get_lease_id(params, &lease) < 0)
+                return varlink_call_reply_invalid_parameter(c, "lease");
+        r = get_caller(c, &caller);
+        if (r < 0)
+                return r;
+        r = manager_release(m, &caller, lease, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return reply_manager_error(c, &err);
+        return varlink_call_reply(c, NULL);
+}
+
+static int method_request_release(VarlinkCall *c, json_object *params, void *userdata) {
+        Manager *m = userdata;
+        ManagerError err = { .group = -1 };
+        ManagerCaller caller;
+        const char *lease, *reason;
+        int64_t grace;
+        uint64_t deadline;
+        int r;
+
+        if (get_lease_id(params, &lease) < 0)
+                return varlink_call_reply_invalid_parameter(c, "lease");
+        if (varlink_json_get_string(params, "reason", true, 256, &reason) < 0)
+                return varlink_call_reply_invalid_parameter(c, "reason");
+        /* At most a day: a longer wait is no request. */
+        if (varlink_json_get_int64(params, "grace", true, &grace) < 0 || grace < 0 || grace > 86400)
+                return varlink_call_reply_invalid_parameter(c, "grace");
+        r = get_caller(c, &caller);
+        if (r < 0)
+                return r;
+        r = manager_request_release(m, &caller, lease, reason, (uint64_t) grace * 1000000u, &deadline, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return reply_manager_error(c, &err);
+        return reply_with(c, "deadline", json_object_new_int64((int64_t) deadline));
+}
+
+static int method_list_leases(VarlinkCall *c, json_object *params, void *userdata) {
+        return reply_with(c, "leases", manager_list_leases(userdata));
+}
+
 int varlink_manager_register(Manager *m, VarlinkServer *s) {
         static const struct {
                 const char *name;
@@ -354,6 +606,12 @@ int varlink_manager_register(Manager *m, VarlinkServer *s) {
                 { IFACE ".Prepare", method_prepare },
                 { IFACE ".Restore", method_restore },
                 { IFACE ".Reload", method_reload },
+                { IFACE ".Claim", method_claim },
+                { IFACE ".AddDevices", method_claim },
+                { IFACE ".RemoveDevices", method_remove_devices },
+                { IFACE ".Release", method_release },
+                { IFACE ".RequestRelease", method_request_release },
+                { IFACE ".ListLeases", method_list_leases },
         };
         int r;
 

@@ -7,6 +7,16 @@
  *
  *   edu-dma iommufd BDF   cdev + /dev/iommu (kernel >= 6.6)
  *   edu-dma legacy BDF    /dev/vfio/vfio container + /dev/vfio/GROUP
+ *   edu-dma fds [--hold]  the fds of an iommud lease, as `iommuctl claim
+ *                         DEVICE -- edu-dma fds` hands them over
+ *                         (IOMMUD_IOMMUFD, IOMMUD_DEVICE_FDS, and
+ *                         IOMMUD_IOAS_ID in bound mode; without it the
+ *                         device fd is parked and edu-dma binds it, as
+ *                         QEMU does).  --hold: afterwards print "holding",
+ *                         wait for a line on stdin, and show that a DMA
+ *                         now reaches nothing (iommud cut it at the end
+ *                         of the lease), with "ok: DMA after the lease
+ *                         ended was blocked".
  *
  * Both do the same three things and print one "ok:" line for each:
  *   1. copy a pattern RAM -> device -> RAM through mapped IOVAs, compare;
@@ -294,12 +304,85 @@ static void run_legacy(const char *bdf) {
         run(&o);
 }
 
+/* --- fds from an iommud lease ------------------------------------------- */
+
+static int env_int(const char *name, bool required) {
+        const char *v = getenv(name);
+        char *end;
+        long n;
+
+        if (!v) {
+                if (required)
+                        die("$%s is not set: run me as iommuctl claim DEVICE -- edu-dma fds", name);
+                return -1;
+        }
+        n = strtol(v, &end, 10);
+        if (*end || n < 0 || n > INT32_MAX)
+                die("$%s=%s is not a number", name, v);
+        return (int) n;
+}
+
+static void run_fds(bool hold) {
+        const char *list = getenv("IOMMUD_DEVICE_FDS"), *eq;
+        struct ifd c;
+        int dev, ioas;
+
+        if (!list || !(eq = strchr(list, '=')))
+                die("$IOMMUD_DEVICE_FDS is not set");
+        dev = atoi(eq + 1);
+        c.fd = env_int("IOMMUD_IOMMUFD", true);
+        ioas = env_int("IOMMUD_IOAS_ID", false);
+        if (ioas >= 0) {
+                c.ioas = (uint32_t) ioas;
+                printf("ok: bound device fd %d in IOAS %u of iommufd %d, from iommud\n", dev, c.ioas, c.fd);
+        } else {
+                struct vfio_device_bind_iommufd b = { .argsz = sizeof(b), .iommufd = c.fd };
+                struct iommu_ioas_alloc a = { .size = sizeof(a) };
+                struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
+
+                if (ioctl(dev, VFIO_DEVICE_BIND_IOMMUFD, &b) < 0)
+                        die("VFIO_DEVICE_BIND_IOMMUFD of the parked fd: %m");
+                if (ioctl(c.fd, IOMMU_IOAS_ALLOC, &a) < 0)
+                        die("IOMMU_IOAS_ALLOC: %m");
+                c.ioas = at.pt_id = a.out_ioas_id;
+                if (ioctl(dev, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) < 0)
+                        die("VFIO_DEVICE_ATTACH_IOMMUFD_PT: %m");
+                printf("ok: parked device fd %d bound to iommufd %d here (devid %u), IOAS %u\n", dev, c.fd,
+                       b.out_devid, c.ioas);
+        }
+        struct ops o = { .device = dev, .map = ifd_map, .unmap = ifd_unmap, .ctx = &c };
+        run(&o);
+        if (!hold)
+                return;
+
+        /* The same mappings stay; after iommud cut the lease, a DMA into
+         * them must reach nothing. */
+        uint8_t *dst = buffer(0x33);
+        char line[64];
+        o.map(o.ctx, dst, IOVA_DST + 0x10000);
+        printf("holding\n");
+        if (!fgets(line, sizeof(line), stdin))
+                die("stdin closed while holding");
+        dma(dev, EDU_BUF, IOVA_DST + 0x10000, EDU_DMA_TO_RAM);
+        for (int i = 0; i < BUF_SIZE; i++)
+                if (dst[i] != 0x33)
+                        die("DMA after the lease ended reached memory at byte %d", i);
+        printf("ok: DMA after the lease ended was blocked, buffer untouched\n");
+        printf("fault-iova: 0x%llx\n", IOVA_DST + 0x10000);
+}
+
 int main(int argc, char **argv) {
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        if (argc >= 2 && argc <= 3 && strcmp(argv[1], "fds") == 0) {
+                if (argc == 3 && strcmp(argv[2], "--hold") != 0)
+                        die("usage: %s fds [--hold]", prog);
+                run_fds(argc == 3);
+                return 0;
+        }
         if (argc != 3 || (strcmp(argv[1], "iommufd") && strcmp(argv[1], "legacy"))) {
-                fprintf(stderr, "usage: %s iommufd|legacy BDF\n", prog);
+                fprintf(stderr, "usage: %s iommufd|legacy BDF | fds [--hold]\n", prog);
                 return 2;
         }
-        setvbuf(stdout, NULL, _IOLBF, 0);
         if (strcmp(argv[1], "iommufd") == 0)
                 run_iommufd(argv[2]);
         else

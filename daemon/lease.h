@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * lease.h - one lease: one VM's devices, the iommufd they are bound to,
+ * and iommud's own references to the open files it handed out.
+ *
+ * A Lease holds the kernel objects and nothing else: which groups it may
+ * have is decided in claims.c, who may have it in the manager.  The
+ * kernel calls go through iommufd.c.
+ *
+ * Modes (how the device fds leave iommud):
+ *   bound   iommud binds each device to the lease's iommufd and attaches
+ *           it to one empty I/O address space (IOAS) of the lease: the
+ *           group's DMA ownership is claimed here, and the device can do
+ *           no DMA but into what its holder maps;
+ *   parked  iommud opens the cdev and leaves it unbound, for a VMM that
+ *           binds it to the lease's iommufd itself (QEMU).
+ *
+ * The fds iommud keeps are the same open files the holder gets (dups):
+ * at the end of a lease lease_cut_dma() detaches each device through
+ * them, which blocks its DMA whoever else still has the file.
+ */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "iommufd.h"
+#include "process.h"
+#include "shared/uuid.h"
+
+typedef enum LeaseMode {
+        LEASE_MODE_BOUND,
+        LEASE_MODE_PARKED,
+        _LEASE_MODE_MAX,
+} LeaseMode;
+
+typedef struct LeaseDevice {
+        char name[UUID_STRING_MAX];
+        uint32_t group;
+        char cdev[16];          /* "vfio0" */
+        int fd;                 /* iommud's reference to the open file */
+        uint32_t devid;         /* bound mode: the device's id in the iommufd */
+        uint32_t pt_id;         /* bound mode: the page table attached */
+} LeaseDevice;
+
+#define LEASE_ID_STRING_MAX 17
+
+typedef struct Lease {
+        uint64_t id;
+        char id_string[LEASE_ID_STRING_MAX];    /* 16 lower-case hex digits */
+        LeaseMode mode;
+        ProcessInfo holder;     /* the process whose life the lease follows */
+        ProcessInfo owner;      /* who asked (a management daemon, or the holder) */
+        int holder_pidfd;
+        int iommufd;
+        uint32_t ioas_id;       /* bound mode */
+        LeaseDevice *devices;
+        size_t n_devices;
+        uint64_t created_usec;  /* CLOCK_REALTIME */
+        uint64_t memlock;       /* the holder's RLIMIT_MEMLOCK iommud set, 0: untouched */
+        uint32_t *prepared_groups;      /* groups a claim prepared: restored at the end */
+        size_t n_prepared_groups;
+        char *release_reason;   /* RequestRelease: why, and when the grace ends */
+        uint64_t release_deadline_usec; /* CLOCK_REALTIME */
+
+        /* the manager's */
+        void *manager;
+        sd_event_source *holder_source;
+        sd_event_source *release_timer;
+} Lease;
+
+const char *lease_mode_to_string(LeaseMode m);
+/** lease_mode_from_string() - -EINVAL for anything but "bound"/"parked". */
+int lease_mode_from_string(const char *s, LeaseMode *ret);
+
+/** lease_id_from_string() - exactly 16 lower-case hex digits, not all 0. */
+int lease_id_from_string(const char *s, uint64_t *ret);
+
+/** lease_new() - an empty lease with a fresh random id; takes nothing. */
+int lease_new(LeaseMode mode, Lease **ret);
+/** lease_free() - closes iommud's references and the event sources; does
+ * not cut DMA first (lease_cut_dma() does). */
+Lease *lease_free(Lease *l);
+void lease_freep(Lease **l);
+
+/** lease_open_iommufd() - the lease's iommufd (per-process accounting set
+ * first) and, in bound mode, its IOAS.  *@ret_step on failure. */
+int lease_open_iommufd(Lease *l, IommufdStep *ret_step);
+
+/** lease_add_device() - open @cdev (bind and attach it in bound mode) and
+ * add it.  On failure nothing is added: the file is closed, which
+ * unbinds it.  *@ret_step says which step failed. */
+int lease_add_device(Lease *l, const char *name, uint32_t group, const char *cdev, IommufdStep *ret_step);
+
+/** lease_find_device() - the index of @name, or -ENOENT. */
+int lease_find_device(const Lease *l, const char *name);
+
+/** lease_remove_device() - cut the DMA of device @index and drop it. */
+void lease_remove_device(Lease *l, size_t index);
+
+/** lease_has_group() - whether any device of the lease is in @group. */
+bool lease_has_group(const Lease *l, uint32_t group);
+
+/** lease_cut_dma() - detach every device (its DMA is blocked, through
+ * whichever copy of its file) and unmap the lease's IOAS.  Returns how
+ * many devices were detached; failures are logged at debug level (a
+ * parked fd its VMM never bound has nothing to detach). */
+size_t lease_cut_dma(Lease *l);
+
+/** lease_close_fds() - close iommud's references (device files, then the
+ * iommufd). */
+void lease_close_fds(Lease *l);
+
+/** lease_to_json() - the Lease of the IDL. */
+json_object *lease_to_json(const Lease *l);
+json_object *lease_device_to_json(const Lease *l, const LeaseDevice *d);

@@ -1,0 +1,1052 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * manager-lease.c - Claim, AddDevices, RemoveDevices, Release,
+ * RequestRelease: the life of a lease, from the first check to the group
+ * being free again.
+ *
+ * A claim runs in steps on the event loop (a ClaimOp): resolve and
+ * check every device; take every group in the claim table at once
+ * (claims.c: of concurrent claims for a group exactly one gets past this
+ * point); prepare the groups of managed devices that need it, one job
+ * after another; open the iommufd and each device (bound or parked);
+ * raise the holder's memlock; commit.  Any failure after the groups were
+ * taken undoes everything in reverse: the files are closed (which
+ * unbinds), the groups this claim prepared are restored, the groups are
+ * given back; only then is the caller answered.
+ *
+ * The end of a lease (Release, its holder exiting, a RequestRelease's
+ * grace running out, RemoveDevices of a group's last device): iommud
+ * detaches each device through its own copy of the file, which blocks
+ * the device's DMA whoever else holds it, closes its copies, and marks
+ * each group "releasing".  A group stays releasing until iommud can find
+ * no process holding its device nodes and a fresh bind of every device
+ * to a new iommufd succeeds (the kernel refuses it while any other
+ * iommufd still has one bound); then it is free, and restored when the
+ * claim had prepared it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/epoll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "claims.h"
+#include "holders.h"
+#include "iommufd.h"
+#include "lease.h"
+#include "manager-internal.h"
+#include "process.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+
+#define PROBE_FIRST_USEC (100 * 1000ULL)
+#define PROBE_MAX_USEC (5 * 1000 * 1000ULL)
+
+/* A group after its lease: waiting for the kernel to say it is free. */
+typedef struct Releasing {
+        Manager *manager;
+        uint32_t group;
+        char key[12];
+        char lease[LEASE_ID_STRING_MAX];
+        ProcessInfo holder;             /* the lease's holder, for GroupBusy */
+        bool restore;                   /* the claim prepared it: restore once free */
+        char (*cdevs)[16];
+        size_t n_cdevs;
+        sd_event_source *timer;
+        uint64_t interval;
+        Holder seen;                    /* the last holder the walk found */
+        bool seen_valid;
+        bool kernel_busy;               /* the last bind probe was refused */
+} Releasing;
+
+typedef struct ClaimOp {
+        Manager *manager;
+        ManagerCaller caller;
+        LeaseMode mode;
+        uint64_t owner;                 /* the lease id, also in the claim table */
+        bool add;                       /* AddDevices to lease @owner */
+        Lease *lease;                   /* a new lease, until committed */
+        int holder_pidfd;
+        uint64_t memlock;
+        char (*names)[UUID_STRING_MAX];
+        size_t n;
+        uint32_t *groups;               /* distinct groups of @names */
+        bool *needs_prepare;
+        size_t n_groups;
+        size_t next;                    /* the next group to look at (prepare) */
+        uint32_t *prepared;             /* groups this claim prepared */
+        size_t n_prepared;
+        size_t *added;                  /* indexes in the lease of devices added */
+        size_t n_added;
+        ManagerError err;
+        bool failed;
+        ManagerClaimDone done;
+        void *userdata;
+} ClaimOp;
+
+_printf_(4, 5) static void set_error(ManagerError *e, const char *name, const char *device, const char *fmt, ...) {
+        va_list ap;
+
+        e->name = name;
+        snprintf(e->device, sizeof(e->device), "%s", device ? device : "");
+        va_start(ap, fmt);
+        vsnprintf(e->message, sizeof(e->message), fmt, ap);
+        va_end(ap);
+}
+
+static uint64_t now_realtime(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+/* ---- telling watchers ---- */
+
+static void notify_lease(Manager *m, const char *event, const Lease *l, const char *reason) {
+        json_object *o;
+
+        if (!m->watches)
+                return;
+        o = lease_to_json(l);
+        if (!o)
+                return;
+        if (reason)
+                json_object_object_add(o, "endReason", json_object_new_string(reason));
+        for (ManagerWatch *w = m->watches, *next; w; w = next) {
+                next = w->next;
+                w->fn(m, event, NULL, NULL, o, w->userdata);
+        }
+        json_object_put(o);
+}
+
+/* The group's claim state is part of its JSON and its members'. */
+static void notify_group(Manager *m, uint32_t group) {
+        const Group *g = registry_get_group(m->registry, group);
+
+        if (!g)
+                return;
+        for (size_t i = 0; i < g->n_members; i++) {
+                registry_invalidate_json(m->registry, g->members[i]->name);
+                manager_notify_device_changed(m, g->members[i]);
+        }
+        manager_notify_group_changed(m, g);
+}
+
+/* ---- lookups ---- */
+
+/* The holder as it is now: a VMM started through `iommuctl claim --
+ * COMMAND` was iommuctl, as root, when it asked, and is COMMAND, maybe as
+ * another uid, after its exec. */
+static void refresh_holder(Manager *m, Lease *l) {
+        ProcessInfo p;
+
+        if (process_identify(m->proc_root, l->holder_pidfd, &p) >= 0)
+                l->holder = p;
+}
+
+Lease *manager_get_lease(Manager *m, uint64_t id) {
+        char key[LEASE_ID_STRING_MAX];
+
+        snprintf(key, sizeof(key), "%016llx", (unsigned long long) id);
+        return hashmap_get(m->leases, key);
+}
+
+static Releasing *get_releasing(Manager *m, uint32_t group) {
+        char key[12];
+
+        snprintf(key, sizeof(key), "%u", group);
+        return hashmap_get(m->releasing, key);
+}
+
+void manager_annotate_claim(Manager *m, int64_t group, json_object *o) {
+        uint64_t owner = 0;
+        ClaimState s = group >= 0 && m->claims ? claim_get(m->claims, (uint32_t) group, &owner) : CLAIM_FREE;
+        char id[LEASE_ID_STRING_MAX];
+
+        snprintf(id, sizeof(id), "%016llx", (unsigned long long) owner);
+        json_object_object_add(o, "claim", json_object_new_string(claim_state_to_string(s)));
+        json_object_object_add(o, "lease", s != CLAIM_FREE ? json_object_new_string(id) : NULL);
+}
+
+json_object *manager_group_to_json(Manager *m, const Group *g) {
+        json_object *o = group_to_json(g);
+        Releasing *rel;
+
+        if (!o)
+                return NULL;
+        manager_annotate_claim(m, g->id, o);
+        rel = get_releasing(m, g->id);
+        if (rel && rel->seen_valid) {
+                char buf[160];
+                snprintf(buf, sizeof(buf), "pid %d (%s) holds %s", (int) rel->seen.pid, rel->seen.comm,
+                         rel->seen.path);
+                json_object_object_add(o, "releaseHeldBy", json_object_new_string(buf));
+        } else if (rel && rel->kernel_busy)
+                json_object_object_add(o, "releaseHeldBy",
+                                       json_object_new_string("a process iommud cannot see still has a device bound"));
+        return o;
+}
+
+/* GroupBusy, naming who has the group. */
+static void set_busy(Manager *m, ManagerError *err, uint32_t group) {
+        uint64_t owner;
+        ClaimState s = claim_get(m->claims, group, &owner);
+        Lease *l = manager_get_lease(m, owner);
+        const Releasing *rel = get_releasing(m, group);
+        const ProcessInfo *who;
+
+        if (l)
+                refresh_holder(m, l);
+        who = l ? &l->holder : rel ? &rel->holder : NULL;
+        err->group = group;
+        snprintf(err->lease, sizeof(err->lease), "%016llx", (unsigned long long) owner);
+        snprintf(err->state, sizeof(err->state), "%s", claim_state_to_string(s));
+        if (who) {
+                err->pid = who->pid;
+                err->uid = who->uid;
+                snprintf(err->command, sizeof(err->command), "%s", who->comm);
+        }
+        if (s == CLAIM_RELEASING)
+                set_error(err, "GroupBusy", NULL,
+                          "IOMMU group %u is still held after its lease %s ended (holder was %s, pid %d, uid %u): "
+                          "iommud hands it out again once no process holds its devices",
+                          group, err->lease, who ? who->comm : "?", who ? (int) who->pid : 0,
+                          who ? (unsigned) who->uid : 0);
+        else if (s == CLAIM_CLAIMING && !l)
+                set_error(err, "GroupBusy", NULL, "IOMMU group %u is being claimed by another request", group);
+        else
+                set_error(err, "GroupBusy", NULL, "IOMMU group %u is held by lease %s (%s, pid %d, uid %u)", group,
+                          err->lease, who ? who->comm : "?", who ? (int) who->pid : 0,
+                          who ? (unsigned) who->uid : 0);
+}
+
+bool manager_group_is_claimed(Manager *m, uint32_t group, ManagerError *err) {
+        if (!m->claims || claim_get(m->claims, group, NULL) == CLAIM_FREE)
+                return false;
+        if (err)
+                set_busy(m, err, group);
+        return true;
+}
+
+/* ---- releasing: until the kernel says the group is free ---- */
+
+static void releasing_free(Releasing *rel) {
+        if (!rel)
+                return;
+        sd_event_source_disable_unref(rel->timer);
+        free(rel->cdevs);
+        free(rel);
+}
+
+static void restore_done(Manager *m, const ManagerError *err, json_object *result, void *userdata) {
+        uint32_t group = (uint32_t) (uintptr_t) userdata;
+
+        if (err)
+                log_warning("IOMMU group %u is free again but could not be restored: %s", group, err->message);
+        else
+                log_info("IOMMU group %u restored after its lease", group);
+}
+
+/* 1: nobody holds the group's devices, 0: somebody does. */
+static int probe(Releasing *rel) {
+        Manager *m = rel->manager;
+        const char *paths[65];
+        char nodes[65][64];
+        size_t k = 0;
+        _cleanup_close_ int ictx = -EBADF;
+        int fds[64];
+        size_t nfds = 0;
+        IommufdStep step;
+        int r;
+
+        for (size_t i = 0; i < rel->n_cdevs && k < 64; i++) {
+                snprintf(nodes[k], sizeof(nodes[k]), "/dev/vfio/devices/%s", rel->cdevs[i]);
+                paths[k] = nodes[k];
+                k++;
+        }
+        snprintf(nodes[k], sizeof(nodes[k]), "/dev/vfio/%u", rel->group);
+        paths[k] = nodes[k];
+        k++;
+        r = holders_find(m->proc_root, paths, k, getpid(), &rel->seen);
+        if (r > 0) {
+                rel->seen_valid = true;
+                return 0;
+        }
+        rel->seen_valid = false;
+
+        /* Nobody iommud can see: ask the kernel.  A bind to a fresh
+         * iommufd fails while any other iommufd has a device of the group
+         * bound (EPERM), or the legacy group node is open (EBUSY). */
+        ictx = iommufd_open(NULL, &step);
+        if (ictx < 0)
+                return 1;       /* no iommufd: the walk is all there is */
+        r = 0;
+        for (size_t i = 0; i < rel->n_cdevs; i++) {
+                uint32_t devid;
+                int fd = iommufd_device_open(rel->cdevs[i]);
+
+                if (fd < 0)
+                        continue;       /* gone, or not on VFIO any more: holds nothing */
+                fds[nfds++] = fd;
+                r = iommufd_bind(fd, ictx, &devid);
+                if (r < 0)
+                        break;
+        }
+        for (size_t i = 0; i < nfds; i++)
+                safe_close(fds[i]);
+        rel->kernel_busy = r == -EPERM || r == -EBUSY;
+        if (r < 0 && !rel->kernel_busy)
+                log_debug("Probing IOMMU group %u: bind: %s", rel->group, strerror(-r));
+        return !rel->kernel_busy;
+}
+
+static int on_probe(sd_event_source *s, uint64_t usec, void *userdata) {
+        Releasing *rel = userdata;
+        Manager *m = rel->manager;
+        bool was_seen = rel->seen_valid, was_busy = rel->kernel_busy;
+        uint32_t group = rel->group;
+        bool restore = rel->restore;
+
+        if (probe(rel) == 0) {
+                if (rel->seen_valid && (!was_seen || rel->interval >= PROBE_MAX_USEC))
+                        log_info("IOMMU group %u: released by iommud, still held by %s (pid %d) through %s",
+                                 group, rel->seen.comm, (int) rel->seen.pid, rel->seen.path);
+                else if (rel->kernel_busy && !was_busy)
+                        log_info("IOMMU group %u: released by iommud, still bound by a process iommud cannot see",
+                                 group);
+                if (rel->seen_valid != was_seen || rel->kernel_busy != was_busy)
+                        notify_group(m, group);
+                rel->interval = MIN(rel->interval * 2, PROBE_MAX_USEC);
+                (void) sd_event_source_set_time_relative(s, rel->interval);
+                (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+                return 0;
+        }
+        hashmap_remove(m->releasing, rel->key);
+        releasing_free(rel);
+        (void) claim_settle(m->claims, group);
+        log_info("IOMMU group %u is free", group);
+        notify_group(m, group);
+        if (restore && manager_restore(m, NULL, 0, group, restore_done, (void *) (uintptr_t) group) < 0)
+                log_warning("IOMMU group %u: cannot restore: out of memory", group);
+        return 0;
+}
+
+static int start_releasing(Manager *m, const Lease *l, uint32_t group, bool restore) {
+        Releasing *rel;
+        int r;
+
+        r = claim_release(m->claims, group, l->id);
+        if (r < 0)
+                return r;
+        rel = calloc(1, sizeof(*rel));
+        if (!rel)
+                goto oom;
+        rel->manager = m;
+        rel->group = group;
+        rel->restore = restore;
+        rel->holder = l->holder;
+        rel->interval = PROBE_FIRST_USEC;
+        snprintf(rel->key, sizeof(rel->key), "%u", group);
+        snprintf(rel->lease, sizeof(rel->lease), "%s", l->id_string);
+        rel->cdevs = calloc(l->n_devices + 1, sizeof(*rel->cdevs));
+        if (!rel->cdevs)
+                goto oom;
+        /* Every cdev of the group iommud knows: the lease's, and the
+         * group's other members (which the holder could have opened too). */
+        for (size_t i = 0; i < l->n_devices; i++)
+                if (l->devices[i].group == group)
+                        memcpy(rel->cdevs[rel->n_cdevs++], l->devices[i].cdev, 16);
+        {
+                const Group *g = registry_get_group(m->registry, group);
+                for (size_t i = 0; g && i < g->n_members; i++) {
+                        const char *c = g->members[i]->vfio_cdev;
+                        bool have = false;
+                        void *p;
+
+                        if (!c || strlen(c) >= 16)
+                                continue;
+                        for (size_t k = 0; k < rel->n_cdevs; k++)
+                                have = have || strcmp(rel->cdevs[k], c) == 0;
+                        if (have)
+                                continue;
+                        p = realloc(rel->cdevs, (rel->n_cdevs + 1) * sizeof(*rel->cdevs));
+                        if (!p)
+                                goto oom;
+                        rel->cdevs = p;
+                        snprintf(rel->cdevs[rel->n_cdevs++], 16, "%s", c);
+                }
+        }
+        r = sd_event_add_time_relative(m->event, &rel->timer, CLOCK_MONOTONIC, 0, 0, on_probe, rel);
+        if (r < 0)
+                goto fail;
+        r = hashmap_put(m->releasing, rel->key, rel);
+        if (r < 0)
+                goto fail;
+        return 0;
+oom:
+        r = -ENOMEM;
+fail:
+        /* Without its record the group would stay releasing for ever:
+         * stuck is the safe side (never handed out twice). */
+        log_error("IOMMU group %u stays releasing: %s", group, strerror(-r));
+        releasing_free(rel);
+        return r;
+}
+
+/* ---- the end of a lease ---- */
+
+static bool lease_prepared_group(const Lease *l, uint32_t group) {
+        for (size_t i = 0; i < l->n_prepared_groups; i++)
+                if (l->prepared_groups[i] == group)
+                        return true;
+        return false;
+}
+
+void manager_end_lease(Manager *m, Lease *l, const char *reason) {
+        uint32_t groups[64];
+        size_t ng = 0, cut;
+
+        refresh_holder(m, l);
+        cut = lease_cut_dma(l);
+        for (size_t i = 0; i < l->n_devices; i++) {
+                bool seen = false;
+                for (size_t k = 0; k < ng; k++)
+                        seen = seen || groups[k] == l->devices[i].group;
+                if (!seen && ng < ELEMENTSOF(groups))
+                        groups[ng++] = l->devices[i].group;
+        }
+        log_info("Lease %s of %s (pid %d, uid %u) ended: %s; DMA cut on %zu of %zu devices", l->id_string,
+                 l->holder.comm, (int) l->holder.pid, (unsigned) l->holder.uid, reason, cut, l->n_devices);
+        lease_close_fds(l);
+        hashmap_remove(m->leases, l->id_string);
+        for (size_t i = 0; i < ng; i++)
+                (void) start_releasing(m, l, groups[i], lease_prepared_group(l, groups[i]));
+        notify_lease(m, "remove", l, reason);
+        for (size_t i = 0; i < ng; i++)
+                notify_group(m, groups[i]);
+        lease_free(l);
+}
+
+static int on_holder_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Lease *l = userdata;
+        manager_end_lease(l->manager, l, "its holder exited");
+        return 0;
+}
+
+static int on_release_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+        Lease *l = userdata;
+        manager_end_lease(l->manager, l, "the grace period of a release request ran out");
+        return 0;
+}
+
+/* ---- who may touch a lease ---- */
+
+static int check_lease_access(Manager *m, const ManagerCaller *caller, const char *id, bool admin_only,
+                              Lease **ret, ManagerError *err) {
+        uint64_t v;
+        Lease *l;
+
+        if (lease_id_from_string(id, &v) < 0 || !(l = manager_get_lease(m, v))) {
+                snprintf(err->lease, sizeof(err->lease), "%.16s", id ? id : "");
+                set_error(err, "NoSuchLease", NULL, "there is no lease %.16s", id ? id : "");
+                return -ENOENT;
+        }
+        /* The holder and whoever asked for the lease may change it; anyone
+         * else needs the right to release other people's leases. */
+        if (!admin_only && (caller->uid == l->holder.uid || caller->uid == l->owner.uid))
+                goto ok;
+        if (manager_authorize(m, caller, "release other users' leases of", err) < 0) {
+                snprintf(err->lease, sizeof(err->lease), "%s", l->id_string);
+                return -EPERM;
+        }
+ok:
+        *ret = l;
+        return 0;
+}
+
+/* ---- Claim and AddDevices ---- */
+
+static void claim_op_free(ClaimOp *op) {
+        if (!op)
+                return;
+        lease_free(op->lease);
+        safe_close(op->holder_pidfd);
+        free(op->names);
+        free(op->groups);
+        free(op->needs_prepare);
+        free(op->prepared);
+        free(op->added);
+        free(op);
+}
+
+static void claim_finish(ClaimOp *op) {
+        Manager *m = op->manager;
+        Lease *l = op->add ? manager_get_lease(m, op->owner) : NULL;
+
+        if (op->failed) {
+                log_info("Claim refused: %s", op->err.message);
+                op->done(m, &op->err, NULL, NULL, 0, op->userdata);
+        } else
+                op->done(m, NULL, l ? l : manager_get_lease(m, op->owner), op->added, op->n_added, op->userdata);
+        claim_op_free(op);
+}
+
+/* Undo in reverse: close what was opened, restore what was prepared, give
+ * the groups back; then answer. */
+static void rollback_next(ClaimOp *op);
+
+static void rollback_restored(Manager *m, const ManagerError *err, json_object *result, void *userdata) {
+        ClaimOp *op = userdata;
+
+        if (err) {
+                op->err.rolled_back = false;
+                snprintf(op->err.rollback_message, sizeof(op->err.rollback_message), "%.255s", err->message);
+        }
+        rollback_next(op);
+}
+
+static void rollback_next(ClaimOp *op) {
+        Manager *m = op->manager;
+
+        if (op->n_prepared > 0) {
+                uint32_t g = op->prepared[--op->n_prepared];
+
+                /* The groups must be free to restore; they are still ours. */
+                if (manager_restore_claimed(m, g, rollback_restored, op) >= 0)
+                        return;
+                op->err.rolled_back = false;
+                snprintf(op->err.rollback_message, sizeof(op->err.rollback_message),
+                         "cannot restore IOMMU group %u: out of memory", g);
+                rollback_next(op);
+                return;
+        }
+        (void) claim_abort(m->claims, op->owner);
+        for (size_t i = 0; i < op->n_groups; i++)
+                notify_group(m, op->groups[i]);
+        claim_finish(op);
+}
+
+static void claim_fail(ClaimOp *op) {
+        Manager *m = op->manager;
+        Lease *l;
+
+        op->failed = true;
+        op->err.rolled_back = true;
+        if (op->add && (l = manager_get_lease(m, op->owner)))
+                /* Take back the devices this call added, newest first. */
+                while (op->n_added > 0)
+                        lease_remove_device(l, op->added[--op->n_added]);
+        op->lease = lease_free(op->lease);
+        rollback_next(op);
+}
+
+static const Device *op_device(ClaimOp *op, size_t i) {
+        return registry_get_device(op->manager->registry, op->names[i]);
+}
+
+static void claim_bind(ClaimOp *op);
+static void claim_prepare_next(ClaimOp *op);
+
+static void claim_prepared(Manager *m, const ManagerError *err, json_object *result, void *userdata) {
+        ClaimOp *op = userdata;
+
+        if (err) {
+                op->err = *err;
+                op->failed = true;
+                /* Prepare rolled its own group back; undo the earlier ones. */
+                claim_fail(op);
+                return;
+        }
+        op->prepared[op->n_prepared++] = op->groups[op->next++];
+        claim_prepare_next(op);
+}
+
+static void claim_prepare_next(ClaimOp *op) {
+        Manager *m = op->manager;
+        const char *names[64];
+        size_t k = 0;
+        int r;
+
+        while (op->next < op->n_groups && !op->needs_prepare[op->next])
+                op->next++;
+        if (op->next == op->n_groups) {
+                claim_bind(op);
+                return;
+        }
+        for (size_t i = 0; i < op->n && k < ELEMENTSOF(names); i++) {
+                const Device *d = op_device(op, i);
+                if (d && d->iommu_group == op->groups[op->next] && d->kind == DEVICE_PCI)
+                        names[k++] = op->names[i];
+        }
+        log_info("Claim: preparing IOMMU group %u for its managed devices", op->groups[op->next]);
+        r = manager_prepare_claimed(m, names, k, claim_prepared, op);
+        if (r < 0) {
+                set_error(&op->err, "RebindFailed", NULL, "cannot prepare IOMMU group %u: %s",
+                          op->groups[op->next], strerror(-r));
+                claim_fail(op);
+        }
+}
+
+static void bind_error(ClaimOp *op, const char *device, IommufdStep step, int r) {
+        const char *name = step == IOMMUFD_STEP_BIND && (r == -EPERM || r == -EBUSY) ? "GroupNotViable" : "BindFailed";
+
+        op->err.errno_value = -r;
+        snprintf(op->err.step, sizeof(op->err.step), "%s", iommufd_step_to_string(step));
+        set_error(&op->err, name, device, "%s: cannot %s: %s", device ? device : "iommufd",
+                  iommufd_step_to_string(step), iommufd_error_reason(step, r));
+}
+
+static void claim_bind(ClaimOp *op) {
+        Manager *m = op->manager;
+        Lease *l;
+        IommufdStep step = IOMMUFD_STEP_OPEN;
+        int r;
+
+        if (op->add) {
+                l = manager_get_lease(m, op->owner);
+                if (!l) {
+                        set_error(&op->err, "NoSuchLease", NULL, "lease %016llx ended while devices were being added",
+                                  (unsigned long long) op->owner);
+                        claim_fail(op);
+                        return;
+                }
+        } else {
+                l = op->lease;
+                /* The holder may have gone while groups were prepared. */
+                if (pidfd_is_alive(op->holder_pidfd) <= 0) {
+                        set_error(&op->err, "HolderGone", NULL, "the holder process (pid %d) exited before its "
+                                  "lease was granted", (int) l->holder.pid);
+                        claim_fail(op);
+                        return;
+                }
+                r = lease_open_iommufd(l, &step);
+                if (r < 0) {
+                        bind_error(op, NULL, step, r);
+                        claim_fail(op);
+                        return;
+                }
+        }
+        /* The devices as sysfs has them now: a prepare just made their cdevs. */
+        for (size_t i = 0; i < op->n_groups; i++)
+                scanner_refresh_group(m->scanner, op->groups[i]);
+        op->added = calloc(op->n, sizeof(*op->added));
+        if (!op->added) {
+                set_error(&op->err, "BindFailed", NULL, "out of memory");
+                claim_fail(op);
+                return;
+        }
+        for (size_t i = 0; i < op->n; i++) {
+                const Device *d = op_device(op, i);
+
+                if (!d) {
+                        set_error(&op->err, "NoSuchDevice", op->names[i], "%s went away during the claim", op->names[i]);
+                        claim_fail(op);
+                        return;
+                }
+                if (!d->vfio_cdev) {
+                        set_error(&op->err, "NotReady", d->name,
+                                  "%s has no VFIO device node: it is on %s, not a VFIO driver (prepare it with "
+                                  "'iommuctl prepare', or list it under [Managed] in iommud.conf), or the kernel "
+                                  "lacks VFIO device cdevs", d->name, d->driver ? d->driver : "no driver");
+                        claim_fail(op);
+                        return;
+                }
+                r = lease_add_device(l, d->name, (uint32_t) d->iommu_group, d->vfio_cdev, &step);
+                if (r < 0) {
+                        bind_error(op, d->name, step, r);
+                        claim_fail(op);
+                        return;
+                }
+                op->added[op->n_added++] = l->n_devices - 1;
+        }
+        if (!op->add && op->memlock > 0) {
+                uint64_t before = 0;
+
+                r = process_raise_memlock(op->holder_pidfd, op->memlock, &before);
+                if (r < 0) {
+                        set_error(&op->err, r == -ESRCH ? "HolderGone" : "BindFailed", NULL,
+                                  "cannot raise the memlock limit of pid %d: %s", (int) l->holder.pid, strerror(-r));
+                        claim_fail(op);
+                        return;
+                }
+                l->memlock = MAX(before, op->memlock);
+        }
+
+        /* Granted. */
+        if (op->add) {
+                uint32_t *p = realloc(l->prepared_groups, (l->n_prepared_groups + op->n_prepared) * sizeof(*p));
+                if (p) {
+                        l->prepared_groups = p;
+                        memcpy(p + l->n_prepared_groups, op->prepared, op->n_prepared * sizeof(*p));
+                        l->n_prepared_groups += op->n_prepared;
+                } else
+                        log_warning("Lease %s: out of memory, groups it prepared will not be restored", l->id_string);
+        } else {
+                l->prepared_groups = TAKE_PTR(op->prepared);
+                l->n_prepared_groups = op->n_prepared;
+                op->n_prepared = 0;
+                l->holder_pidfd = TAKE_FD(op->holder_pidfd);
+                l->manager = m;
+                r = sd_event_add_io(m->event, &l->holder_source, l->holder_pidfd, EPOLLIN, on_holder_exit, l);
+                if (r >= 0)
+                        r = hashmap_put(m->leases, l->id_string, l);
+                if (r < 0) {
+                        set_error(&op->err, "BindFailed", NULL, "cannot watch the holder: %s", strerror(-r));
+                        op->prepared = TAKE_PTR(l->prepared_groups);
+                        op->n_prepared = l->n_prepared_groups;
+                        claim_fail(op);
+                        return;
+                }
+                op->lease = NULL;
+        }
+        claim_commit(m->claims, op->owner);
+        log_info("Lease %s %s: %s (pid %d, uid %u), %s mode, %zu devices%s", l->id_string,
+                 op->add ? "extended" : "granted", l->holder.comm, (int) l->holder.pid, (unsigned) l->holder.uid,
+                 lease_mode_to_string(l->mode), op->n_added, op->n_prepared ? ", groups prepared" : "");
+        for (size_t i = 0; i < op->n_groups; i++)
+                notify_group(m, op->groups[i]);
+        notify_lease(m, op->add ? "change" : "add", l, NULL);
+        claim_finish(op);
+}
+
+int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimRequest *req, ManagerClaimDone done,
+                  void *userdata) {
+        ClaimOp *op;
+        ManagerError err = { .group = -1 };
+        char reason[512];
+        uint32_t conflict;
+        int r;
+
+        op = calloc(1, sizeof(*op));
+        if (!op) {
+                safe_close(req->holder_pidfd);
+                return -ENOMEM;
+        }
+        op->manager = m;
+        op->caller = *caller;
+        op->mode = req->mode;
+        op->holder_pidfd = req->holder_pidfd;
+        op->memlock = req->memlock;
+        op->done = done;
+        op->userdata = userdata;
+        op->err.group = -1;
+        op->names = calloc(req->n + 1, sizeof(*op->names));
+        op->groups = calloc(req->n + 1, sizeof(*op->groups));
+        op->needs_prepare = calloc(req->n + 1, sizeof(*op->needs_prepare));
+        op->prepared = calloc(req->n + 1, sizeof(*op->prepared));
+        if (!op->names || !op->groups || !op->needs_prepare || !op->prepared) {
+                claim_op_free(op);
+                return -ENOMEM;
+        }
+
+        if (req->lease) {
+                Lease *l;
+
+                r = check_lease_access(m, caller, req->lease, false, &l, &err);
+                if (r < 0)
+                        goto refuse;
+                op->add = true;
+                op->owner = l->id;
+                op->mode = l->mode;
+        } else {
+                r = manager_authorize(m, caller, "claim", &err);
+                if (r < 0)
+                        goto refuse;
+        }
+        if (req->n == 0) {
+                set_error(&err, "NoSuchDevice", NULL, "no devices named");
+                goto refuse;
+        }
+
+        /* Every device: known, in a group, allowed by the policy. */
+        manager_guard_refresh(m);
+        for (size_t i = 0; i < req->n; i++) {
+                const Device *d = registry_get_device(m->registry, req->names[i]);
+                bool seen = false;
+
+                snprintf(op->names[i], sizeof(op->names[i]), "%s", req->names[i]);
+                for (size_t k = 0; k < i; k++)
+                        if (strcmp(op->names[k], op->names[i]) == 0) {
+                                set_error(&err, "NoSuchDevice", req->names[i], "%s is named twice", req->names[i]);
+                                goto refuse;
+                        }
+                if (!d) {
+                        set_error(&err, "NoSuchDevice", req->names[i], "there is no device %s", req->names[i]);
+                        goto refuse;
+                }
+                if (d->iommu_group < 0) {
+                        set_error(&err, "NoIommuGroup", d->name,
+                                  "%s has no IOMMU group (no IOMMU, or it is off): it cannot be assigned", d->name);
+                        goto refuse;
+                }
+                if (d->kind == DEVICE_PCI && device_is_bridge(d)) {
+                        set_error(&err, "NotAllowed", d->name, "%s is a PCI bridge or port: never assigned", d->name);
+                        goto refuse;
+                }
+                if (!manager_policy_verdict(m, d, reason, sizeof(reason))) {
+                        set_error(&err, "NotAllowed", d->name, "%s: %s", d->name, reason);
+                        goto refuse;
+                }
+                if (op->add) {
+                        Lease *l = manager_get_lease(m, op->owner);
+                        if (lease_find_device(l, d->name) >= 0) {
+                                set_error(&err, "NoSuchDevice", d->name, "%s is in lease %s already", d->name,
+                                          l->id_string);
+                                goto refuse;
+                        }
+                }
+                for (size_t k = 0; k < op->n_groups; k++)
+                        seen = seen || op->groups[k] == (uint32_t) d->iommu_group;
+                if (!seen)
+                        op->groups[op->n_groups++] = (uint32_t) d->iommu_group;
+        }
+        op->n = req->n;
+
+        if (!op->add) {
+                r = lease_new(op->mode, &op->lease);
+                if (r < 0) {
+                        claim_op_free(op);
+                        return r;
+                }
+                op->owner = op->lease->id;
+                op->lease->owner = (ProcessInfo) { .pid = caller->pid, .uid = caller->uid };
+                process_read_comm(m->proc_root, caller->pid, op->lease->owner.comm, sizeof(op->lease->owner.comm));
+                r = process_identify(m->proc_root, op->holder_pidfd, &op->lease->holder);
+                if (r < 0) {
+                        set_error(&err, "HolderGone", NULL, "cannot identify the holder process: %s",
+                                  r == -ESRCH ? "it has exited" : strerror(-r));
+                        goto refuse;
+                }
+                if (caller->uid != 0 && op->lease->holder.uid != caller->uid) {
+                        set_error(&err, "PermissionDenied", NULL,
+                                  "the holder (pid %d) runs as uid %u, not as the caller's uid %u: only root may "
+                                  "claim for another user's process",
+                                  (int) op->lease->holder.pid, (unsigned) op->lease->holder.uid,
+                                  (unsigned) caller->uid);
+                        goto refuse;
+                }
+                if (op->memlock > 0 && op->memlock > m->config->max_memlock) {
+                        set_error(&err, "MemlockNotAllowed", NULL,
+                                  "a memlock limit of %llu bytes was asked for; iommud.conf allows at most %llu "
+                                  "(MaxMemlock= in [Limits])",
+                                  (unsigned long long) op->memlock, (unsigned long long) m->config->max_memlock);
+                        goto refuse;
+                }
+        }
+
+        /* All the groups, or none: from here the claim owns them. */
+        r = claim_begin(m->claims, op->groups, op->n_groups, op->owner, &conflict);
+        if (r == -EBUSY) {
+                set_busy(m, &err, conflict);
+                goto refuse;
+        }
+        if (r < 0) {
+                claim_op_free(op);
+                return r;
+        }
+        for (size_t i = 0; i < op->n_groups; i++)
+                notify_group(m, op->groups[i]);
+
+        /* Which groups need preparing: not viable, or a named device not
+         * on a VFIO driver.  Only managed devices are prepared for a claim. */
+        for (size_t i = 0; i < op->n_groups; i++) {
+                const Group *g;
+                bool ready = true, managed = true;
+
+                scanner_refresh_group(m->scanner, op->groups[i]);
+                g = registry_get_group(m->registry, op->groups[i]);
+                for (size_t k = 0; g && k < op->n; k++) {
+                        const Device *d = op_device(op, k);
+                        if (!d || d->iommu_group != g->id)
+                                continue;
+                        ready = ready && d->vfio_cdev && d->driver && device_driver_manages_dma(d->driver);
+                        managed = managed && manager_device_is_managed(m, d);
+                }
+                if (!g) {
+                        set_error(&op->err, "NoSuchGroup", NULL, "IOMMU group %u went away", op->groups[i]);
+                        claim_fail(op);
+                        return 0;
+                }
+                if (g->viable && ready)
+                        continue;
+                if (!managed) {
+                        op->err.group = g->id;
+                        if (!g->viable) {
+                                char why[256] = "a member is on a host driver";
+
+                                for (size_t k = 0; k < g->n_members; k++) {
+                                        const char *because;
+                                        if (device_blocks_group(g->members[k], &because)) {
+                                                snprintf(why, sizeof(why), "%s is on %s: %s", g->members[k]->name,
+                                                         g->members[k]->driver ? g->members[k]->driver : "?",
+                                                         because);
+                                                break;
+                                        }
+                                }
+                                set_error(&op->err, "GroupNotViable", NULL,
+                                          "IOMMU group %u cannot be handed out: %s (prepare it with 'iommuctl "
+                                          "prepare --group %u', or list its devices under [Managed])",
+                                          g->id, why, g->id);
+                        } else
+                                set_error(&op->err, "NotReady", NULL,
+                                          "a device of IOMMU group %u is not on a VFIO driver: prepare it with "
+                                          "'iommuctl prepare', or list it under [Managed] in iommud.conf",
+                                          g->id);
+                        claim_fail(op);
+                        return 0;
+                }
+                op->needs_prepare[i] = true;
+        }
+        claim_prepare_next(op);
+        return 0;
+
+refuse:
+        log_info("Claim refused: %s", err.message);
+        done(m, &err, NULL, NULL, 0, userdata);
+        claim_op_free(op);
+        return 0;
+}
+
+/* ---- RemoveDevices, Release, RequestRelease ---- */
+
+static void release_groups_left(Manager *m, Lease *l, const uint32_t *groups, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                bool prepared = lease_prepared_group(l, groups[i]);
+
+                if (lease_has_group(l, groups[i]))
+                        continue;
+                if (prepared)
+                        for (size_t k = 0; k < l->n_prepared_groups; k++)
+                                if (l->prepared_groups[k] == groups[i]) {
+                                        l->prepared_groups[k] = l->prepared_groups[--l->n_prepared_groups];
+                                        break;
+                                }
+                (void) start_releasing(m, l, groups[i], prepared);
+                notify_group(m, groups[i]);
+        }
+}
+
+int manager_remove_devices(Manager *m, const ManagerCaller *caller, const char *lease, const char *const *names,
+                           size_t n, ManagerError *err) {
+        uint32_t groups[64];
+        size_t ng = 0;
+        Lease *l;
+        int r;
+
+        r = check_lease_access(m, caller, lease, false, &l, err);
+        if (r < 0)
+                return r;
+        if (n > ELEMENTSOF(groups))
+                return -E2BIG;
+        /* All named devices must be in the lease: check first, then act. */
+        for (size_t i = 0; i < n; i++)
+                if (lease_find_device(l, names[i]) < 0) {
+                        set_error(err, "NoSuchDevice", names[i], "%s is not in lease %s", names[i], l->id_string);
+                        return -ENOENT;
+                }
+        for (size_t i = 0; i < n; i++) {
+                int k = lease_find_device(l, names[i]);
+                if (k < 0)
+                        continue;       /* named twice */
+                groups[ng++] = l->devices[k].group;
+                lease_remove_device(l, (size_t) k);
+        }
+        log_info("Lease %s: %zu devices removed", l->id_string, n);
+        release_groups_left(m, l, groups, ng);
+        notify_lease(m, "change", l, NULL);
+        return 0;
+}
+
+int manager_release(Manager *m, const ManagerCaller *caller, const char *lease, ManagerError *err) {
+        Lease *l;
+        int r;
+
+        r = check_lease_access(m, caller, lease, false, &l, err);
+        if (r < 0)
+                return r;
+        manager_end_lease(m, l, caller->uid == l->holder.uid || caller->uid == l->owner.uid ?
+                                        "released by its holder" : "released by an administrator");
+        return 0;
+}
+
+int manager_request_release(Manager *m, const ManagerCaller *caller, const char *lease, const char *reason,
+                            uint64_t grace_usec, uint64_t *ret_deadline, ManagerError *err) {
+        char *why;
+        Lease *l;
+        int r;
+
+        r = check_lease_access(m, caller, lease, true, &l, err);
+        if (r < 0)
+                return r;
+        why = strdup(reason);
+        if (!why)
+                return -ENOMEM;
+        free(l->release_reason);
+        l->release_reason = why;
+        l->release_deadline_usec = now_realtime() + grace_usec;
+        if (!l->release_timer) {
+                r = sd_event_add_time_relative(m->event, &l->release_timer, CLOCK_MONOTONIC, grace_usec, 0,
+                                               on_release_deadline, l);
+                if (r < 0)
+                        return r;
+        } else {
+                /* A second request replaces the first's deadline. */
+                (void) sd_event_source_set_time_relative(l->release_timer, grace_usec);
+                (void) sd_event_source_set_enabled(l->release_timer, SD_EVENT_ONESHOT);
+        }
+        log_info("Lease %s of %s (pid %d): release requested by uid %u: %s; grace %llu s", l->id_string,
+                 l->holder.comm, (int) l->holder.pid, (unsigned) caller->uid, reason,
+                 (unsigned long long) (grace_usec / 1000000u));
+        notify_lease(m, "releaseRequested", l, NULL);
+        *ret_deadline = l->release_deadline_usec;
+        return 0;
+}
+
+json_object *manager_list_leases(Manager *m) {
+        json_object *a = json_object_new_array();
+        size_t i = 0;
+        void *v;
+
+        if (!a)
+                return NULL;
+        while (hashmap_iterate(m->leases, &i, &v, NULL)) {
+                refresh_holder(m, v);
+                json_object_array_add(a, lease_to_json(v));
+        }
+        return a;
+}
+
+size_t manager_lease_count(Manager *m) {
+        return m->leases ? hashmap_size(m->leases) : 0;
+}
+
+/* ---- life cycle ---- */
+
+int manager_lease_init(Manager *m) {
+        int r = claim_table_new(&m->claims);
+        if (r < 0)
+                return r;
+        m->leases = hashmap_new();
+        m->releasing = hashmap_new();
+        return m->leases && m->releasing ? 0 : -ENOMEM;
+}
+
+void manager_lease_done(Manager *m) {
+        size_t i = 0;
+        void *v;
+
+        /* On shutdown the leases' files close with the process: the kernel
+         * unbinds every device whose last holder was iommud.  (Keeping
+         * leases across a restart is the hardening issue's fd store.) */
+        while (m->leases && hashmap_iterate(m->leases, &i, &v, NULL))
+                lease_free(v);
+        i = 0;
+        while (m->releasing && hashmap_iterate(m->releasing, &i, &v, NULL))
+                releasing_free(v);
+        hashmap_free(m->leases);
+        hashmap_free(m->releasing);
+        claim_table_free(m->claims);
+}

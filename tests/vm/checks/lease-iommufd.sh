@@ -1,0 +1,136 @@
+#!/bin/bash
+# profiles: custom
+# Leases on the iommufd backend, end to end through iommud and iommuctl:
+# a managed edu is prepared by the claim, handed bound (and parked) to a
+# process running as uid 1000 that does DMA with the fds; its exit ends
+# the lease and the group is restored.  A second claim for a held group
+# fails naming the holder; Release cuts DMA for a holder that keeps its
+# fds, and the group stays "releasing" until that holder lets go;
+# RequestRelease ends the lease after its grace; memlock is raised within
+# the policy's limit; refusals change nothing.
+. /usr/local/bin/vmtest-lib.sh
+edu=0000:00:03.0 edu2=0000:01:01.0
+g=$(group_of $edu)
+
+use_config <<CONF
+[Assignable]
+Address=$edu
+Address=$edu2
+[Managed]
+Address=$edu
+[Limits]
+MaxMemlock=64M
+CONF
+[ "$(driver_of $edu)" = "(none)" ] || fail "$edu starts on $(driver_of $edu)"
+
+lease_count() { iommuctl --json leases | jq length; }
+claim_state() { iommuctl --json group "$g" | jq -r .claim; }
+as_user() { setpriv --reuid=1000 --regid=1000 --clear-groups "$@"; }
+
+# 1. bound: prepared by the claim, DMA from uid 1000, the exit ends it.
+dmesg -C
+out=$(iommuctl claim $edu -- setpriv --reuid=1000 --regid=1000 --clear-groups edu-dma fds 2>&1) \
+	|| { echo "$out"; journalctl -u iommud --no-pager | tail -20; fail "claim + edu-dma as uid 1000 failed"; }
+echo "$out"
+grep -q "ok: bound device fd .* from iommud" <<<"$out" || fail "edu-dma did not get a bound fd"
+grep -q "ok: DMA round trip" <<<"$out" || fail "no DMA round trip through the lease's fds"
+ok "managed $edu prepared by the claim; uid 1000 did DMA through the bound fds"
+wait_for 10 sh -c '[ "$(iommuctl --json leases | jq length)" = 0 ]' || fail "the lease outlived its holder"
+wait_for 10 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" || fail "group $g not free: $(iommuctl group $g)"
+wait_for 10 sh -c "[ \"\$(readlink /sys/bus/pci/devices/$edu/driver)\" = '' ]" \
+	|| fail "$edu was not restored after the lease: on $(driver_of $edu)"
+journalctl -u iommud --no-pager | grep -q "Lease .* ended: its holder exited" || fail "no journal line for the lease's end"
+ok "holder exited: lease ended, group $g free, $edu restored (unbound, as before)"
+
+# 2. parked: the holder binds the fd itself, as QEMU does.
+out=$(iommuctl claim --mode parked $edu -- setpriv --reuid=1000 --regid=1000 --clear-groups edu-dma fds 2>&1) \
+	|| { echo "$out"; fail "parked claim failed"; }
+grep -q "ok: parked device fd .* bound to iommufd" <<<"$out" || { echo "$out"; fail "the parked fd was not bound by its holder"; }
+grep -q "ok: DMA round trip" <<<"$out" || { echo "$out"; fail "no DMA through the parked fd"; }
+ok "parked: uid 1000 bound the fd to the lease's iommufd and did DMA"
+wait_for 10 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" || fail "group $g not free after the parked lease"
+
+# 3. one owner per group: a second claim is refused, naming the holder.
+sleep 300 & holder=$!
+iommuctl claim --holder-pid $holder $edu >/dev/null || fail "claim for pid $holder failed"
+lease=$(iommuctl --json leases | jq -r '.[0].id')
+[ "$(claim_state)" = held ] || fail "group $g is $(claim_state), not held"
+before=$(pci_snapshot)
+expect_rc 6 iommuctl claim --holder-pid $$ $edu
+grep -q "held by lease $lease (sleep, pid $holder, uid 0)" <<<"$err_out" || fail "GroupBusy does not name the holder: $err_out"
+rc=0; out=$(iommuctl --json claim --holder-pid $$ $edu 2>/dev/null) || rc=$?
+jq -e --arg l "$lease" '.error == "org.iommud.Manager.GroupBusy" and .parameters.lease == $l and .parameters.state == "held"' \
+	<<<"$out" >/dev/null || fail "GroupBusy JSON: $out"
+# Restore and Prepare leave a leased group alone.
+expect_rc 6 iommuctl restore $edu
+grep -q "held by lease" <<<"$err_out" || fail "restore of a leased device: $err_out"
+[ "$(pci_snapshot)" = "$before" ] || fail "refused calls changed sysfs"
+ok "second claim and restore refused with GroupBusy naming lease $lease (sleep, pid $holder); nothing changed"
+kill $holder; wait $holder 2>/dev/null || true
+wait_for 10 sh -c '[ "$(iommuctl --json leases | jq length)" = 0 ]' || fail "the lease outlived sleep"
+wait_for 10 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" || fail "group $g not free after sleep"
+
+# 4. Release cuts DMA for a holder that keeps its fds; the group stays
+# releasing, naming the holder, until it closes them.
+mkfifo /tmp/lease-in
+(iommuctl claim $edu -- setpriv --reuid=1000 --regid=1000 --clear-groups edu-dma fds --hold </tmp/lease-in >/tmp/lease-out 2>&1; echo "exit $?" >>/tmp/lease-out) &
+exec 7>/tmp/lease-in
+wait_for 60 grep -q holding /tmp/lease-out || { cat /tmp/lease-out; fail "the holder did not get to hold"; }
+lease=$(iommuctl --json leases | jq -r '.[0].id')
+holder=$(iommuctl --json leases | jq -r '.[0].holder.pid')
+[ "$(iommuctl --json leases | jq -r '.[0].holder.uid')" = 1000 ] || fail "holder uid is not 1000: $(iommuctl leases)"
+dmesg -C
+iommuctl release "$lease" >/dev/null || fail "release $lease failed"
+wait_for 5 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = releasing ]" || fail "group $g is $(claim_state), not releasing"
+wait_for 5 sh -c "iommuctl --json group $g | jq -e '.releaseHeldBy | test(\"pid $holder \")'" \
+	|| fail "releasing group does not name holder $holder: $(iommuctl --json group $g)"
+expect_rc 6 iommuctl claim --holder-pid $$ $edu
+grep -q "still held after its lease $lease ended" <<<"$err_out" || fail "claim of a releasing group: $err_out"
+ok "released: group $g releasing, held by pid $holder (named), not handed out"
+echo go >&7; exec 7>&-
+wait_for 30 grep -q "^exit" /tmp/lease-out || fail "the holder did not finish"
+cat /tmp/lease-out
+grep -q "ok: DMA after the lease ended was blocked" /tmp/lease-out || fail "DMA still reached memory after Release"
+iova=$(sed -n 's/^fault-iova: //p' /tmp/lease-out | tail -n1)
+wait_for 5 dmar_fault_logged $edu "$iova" || { dmesg | tail; fail "no DMAR fault for the DMA after Release"; }
+ok "after Release the holder's DMA was blocked: $(dmar_fault_logged $edu "$iova" | head -n1)"
+wait_for 15 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" || fail "group $g not free after the holder exited"
+ok "group $g free once the holder closed its fds"
+rm -f /tmp/lease-in /tmp/lease-out
+
+# 5. RequestRelease: Monitor tells; the grace runs out; the lease ends.
+sleep 300 & holder=$!
+iommuctl claim --holder-pid $holder $edu >/dev/null || fail "claim for pid $holder failed"
+lease=$(iommuctl --json leases | jq -r '.[0].id')
+iommuctl monitor >/tmp/monitor.out &
+mon=$!
+wait_for 5 grep -q subscribed /tmp/monitor.out || true
+iommuctl request-release "$lease" --reason "host maintenance" --grace 2 >/dev/null || fail "request-release failed"
+wait_for 10 sh -c '[ "$(iommuctl --json leases | jq length)" = 0 ]' || fail "the lease outlived its grace"
+kill $mon; kill $holder; wait 2>/dev/null || true
+grep -q "releaseRequested" /tmp/monitor.out || { cat /tmp/monitor.out; fail "Monitor did not show releaseRequested"; }
+grep -q "host maintenance" /tmp/monitor.out || fail "Monitor did not carry the reason"
+journalctl -u iommud --no-pager | grep -q "Lease $lease .* ended: the grace period" || fail "no journal line for the grace end"
+ok "RequestRelease: Monitor showed it with the reason; the lease ended after 2 s"
+wait_for 10 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" || fail "group $g not free"
+
+# 6. memlock: raised for the holder within MaxMemlock; beyond it refused.
+out=$(iommuctl claim --memlock 32M $edu -- setpriv --reuid=1000 --regid=1000 --clear-groups sh -c 'ulimit -l') \
+	|| fail "claim --memlock 32M failed"
+[ "$out" = 32768 ] || fail "the holder's memlock limit is $out KiB, not 32768"
+ok "memlock raised to 32 MiB for the holder (ulimit -l: $out)"
+wait_for 10 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" || fail "group $g not free"
+before=$(pci_snapshot)
+expect_rc 5 iommuctl claim --memlock 1G $edu -- true
+grep -q "MaxMemlock" <<<"$err_out" || fail "memlock refusal: $err_out"
+# 7. uid 1000 may not claim (no polkit rule yet); edu2 is neither
+# managed nor prepared: refused with the reason.
+expect_rc 5 as_user iommuctl claim $edu -- true
+grep -qi "only root may claim" <<<"$err_out" || fail "uid 1000's claim: $err_out"
+expect_rc 5 iommuctl claim $edu2 -- true
+grep -q "prepare" <<<"$err_out" || fail "claim of an unprepared device: $err_out"
+[ "$(pci_snapshot)" = "$before" ] || fail "refused claims changed sysfs"
+[ "$(lease_count)" = 0 ] || fail "a refused claim left a lease"
+ok "refused without change: memlock over MaxMemlock, uid 1000, an unprepared unmanaged device"
+
+use_config </dev/null
