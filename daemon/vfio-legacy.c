@@ -193,8 +193,10 @@ const char *vfio_legacy_error_reason(LegacyStep step, int error) {
                         return "a member of the group is on a host driver, or another owner holds the group";
                 if (error == -EBUSY)
                         return "a foreign IOMMU domain is attached to the group";
+                /* 6.1 answers a fd that is no container with EINVAL too;
+                 * EBADFD came with iommufd (6.2). */
                 if (error == -EINVAL)
-                        return "the group is already in a container";
+                        return "the group is already in a container, or (before 6.2) not a VFIO container";
                 if (error == -EBADFD)
                         return "not a VFIO container";
                 break;

@@ -68,8 +68,9 @@ int vfio_legacy_group_open(uint32_t group, LegacyStep *ret_step);
 /** vfio_legacy_group_set_container() - VFIO_GROUP_SET_CONTAINER: put the
  * group in the container, claiming its DMA ownership.  -EPERM: a member
  * went to a host driver since the status check; -EBUSY: a foreign IOMMU
- * domain is attached; -EINVAL: the group is in a container already;
- * -EBADFD: @container_fd is not a container. */
+ * domain is attached; -EINVAL: the group is in a container already (or,
+ * before 6.2, @container_fd is not a container); -EBADFD: @container_fd
+ * is not a container. */
 int vfio_legacy_group_set_container(int group_fd, int container_fd);
 
 /** vfio_legacy_set_iommu() - VFIO_SET_IOMMU(VFIO_TYPE1v2_IOMMU).  Only
