@@ -50,6 +50,9 @@ struct Manager {
         ClaimTable *claims;
         Hashmap *leases;        /* id string -> Lease */
         Hashmap *releasing;     /* group key -> Releasing */
+
+        /* manager-auth.c: connects to the system bus on the first check */
+        struct Polkit *polkit;
 };
 
 /* manager-rebind.c */
@@ -60,6 +63,20 @@ void manager_rebind_check_records(Manager *m);
 size_t manager_prepared_count(Manager *m);
 bool manager_policy_verdict(Manager *m, const Device *d, char *reason, size_t size);
 void manager_annotate_device(Manager *m, const Device *d, json_object *o);
+
+/* manager-auth.c: whether @caller may do @req; @done is called exactly
+ * once (at once for root, else when polkit answered); -ENOMEM only. */
+typedef void (*ManagerAuthDone)(Manager *m, const ManagerError *err, void *userdata);
+typedef struct ManagerAuthRequest {
+        const char *action;             /* POLKIT_ACTION_* */
+        const char *verb;               /* for the denial: "claim", "prepare" */
+        const char *const *devices;     /* each is asked about on its own */
+        size_t n_devices;
+        int64_t group;                  /* a whole group, or -1 */
+        const char *mode;               /* Claim: "bound", "parked" */
+} ManagerAuthRequest;
+int manager_authorize(Manager *m, const ManagerCaller *caller, const ManagerAuthRequest *req, ManagerAuthDone done,
+                      void *userdata);
 
 /* manager-rebind.c: read what the host needs now (mounts, routes). */
 void manager_guard_refresh(Manager *m);

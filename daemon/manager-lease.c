@@ -38,6 +38,7 @@
 #include "iommufd.h"
 #include "lease.h"
 #include "manager-internal.h"
+#include "polkit.h"
 #include "process.h"
 #include "shared/log.h"
 #include "shared/macro.h"
@@ -444,27 +445,21 @@ static int on_release_deadline(sd_event_source *s, uint64_t usec, void *userdata
 
 /* ---- who may touch a lease ---- */
 
-static int check_lease_access(Manager *m, const ManagerCaller *caller, const char *id, bool admin_only,
-                              Lease **ret, ManagerError *err) {
+static Lease *find_lease(Manager *m, const char *id, ManagerError *err) {
         uint64_t v;
         Lease *l;
 
         if (lease_id_from_string(id, &v) < 0 || !(l = manager_get_lease(m, v))) {
                 snprintf(err->lease, sizeof(err->lease), "%.16s", id ? id : "");
                 set_error(err, "NoSuchLease", NULL, "there is no lease %.16s", id ? id : "");
-                return -ENOENT;
+                return NULL;
         }
-        /* The holder and whoever asked for the lease may change it; anyone
-         * else needs the right to release other people's leases. */
-        if (!admin_only && (caller->uid == l->holder.uid || caller->uid == l->owner.uid))
-                goto ok;
-        if (manager_authorize(m, caller, "release other users' leases of", err) < 0) {
-                snprintf(err->lease, sizeof(err->lease), "%s", l->id_string);
-                return -EPERM;
-        }
-ok:
-        *ret = l;
-        return 0;
+        return l;
+}
+
+/* The holder and whoever asked for the lease (by uid), and root. */
+static bool lease_is_callers(const Lease *l, const ManagerCaller *caller) {
+        return caller->uid == 0 || caller->uid == l->holder.uid || caller->uid == l->owner.uid;
 }
 
 /* ---- Claim and AddDevices ---- */
@@ -549,6 +544,7 @@ static const Device *op_device(ClaimOp *op, size_t i) {
 
 static void claim_bind(ClaimOp *op);
 static void claim_prepare_next(ClaimOp *op);
+static void claim_authorized(Manager *m, const ManagerError *auth_err, void *userdata);
 
 static void claim_prepared(Manager *m, const ManagerError *err, json_object *result, void *userdata) {
         ClaimOp *op = userdata;
@@ -717,7 +713,6 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
         ClaimOp *op;
         ManagerError err = { .group = -1 };
         char reason[512];
-        uint32_t conflict;
         int r;
 
         op = calloc(1, sizeof(*op));
@@ -742,19 +737,22 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
                 return -ENOMEM;
         }
 
+        op->caller.pidfd = -EBADF;      /* borrowed: not kept past this call */
         if (req->lease) {
-                Lease *l;
+                Lease *l = find_lease(m, req->lease, &err);
 
-                r = check_lease_access(m, caller, req->lease, false, &l, &err);
-                if (r < 0)
+                if (!l)
                         goto refuse;
+                if (!lease_is_callers(l, caller)) {
+                        snprintf(err.lease, sizeof(err.lease), "%s", l->id_string);
+                        set_error(&err, "PermissionDenied", NULL,
+                                  "lease %s is not yours: only its holder or whoever asked for it may add devices",
+                                  l->id_string);
+                        goto refuse;
+                }
                 op->add = true;
                 op->owner = l->id;
                 op->mode = l->mode;
-        } else {
-                r = manager_authorize(m, caller, "claim", &err);
-                if (r < 0)
-                        goto refuse;
         }
         if (req->n == 0) {
                 set_error(&err, "NoSuchDevice", NULL, "no devices named");
@@ -837,15 +835,63 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
                 }
         }
 
+        /* Polkit decides per device (root passes at once); then the rest. */
+        {
+                const char *ptrs[64];
+                ManagerAuthRequest ar = {
+                        .action = POLKIT_ACTION_CLAIM,
+                        .verb = op->add ? "add to a lease" : "claim",
+                        .devices = ptrs,
+                        .n_devices = MIN(op->n, ELEMENTSOF(ptrs)),
+                        .group = -1,
+                        .mode = lease_mode_to_string(op->mode),
+                };
+                for (size_t i = 0; i < ar.n_devices; i++)
+                        ptrs[i] = op->names[i];
+                r = manager_authorize(m, caller, &ar, claim_authorized, op);
+                if (r < 0) {
+                        claim_op_free(op);
+                        return r;
+                }
+        }
+        return 0;
+
+refuse:
+        log_info("Claim refused: %s", err.message);
+        done(m, &err, NULL, NULL, 0, userdata);
+        claim_op_free(op);
+        return 0;
+}
+
+/* Allowed: take the groups, prepare what needs it, bind. */
+static void claim_authorized(Manager *m, const ManagerError *auth_err, void *userdata) {
+        ClaimOp *op = userdata;
+        uint32_t conflict;
+        int r;
+
+        if (auth_err) {
+                op->err = *auth_err;
+                op->failed = true;
+                claim_finish(op);
+                return;
+        }
+        /* A lease to add to may have ended while polkit thought. */
+        if (op->add && !manager_get_lease(m, op->owner)) {
+                set_error(&op->err, "NoSuchLease", NULL, "lease %016llx has ended", (unsigned long long) op->owner);
+                op->failed = true;
+                claim_finish(op);
+                return;
+        }
         /* All the groups, or none: from here the claim owns them. */
         r = claim_begin(m->claims, op->groups, op->n_groups, op->owner, &conflict);
-        if (r == -EBUSY) {
-                set_busy(m, &err, conflict);
-                goto refuse;
-        }
         if (r < 0) {
-                claim_op_free(op);
-                return r;
+                if (r == -EBUSY)
+                        set_busy(m, &op->err, conflict);
+                else
+                        set_error(&op->err, "BindFailed", NULL, "cannot claim: %s", strerror(-r));
+                op->failed = true;
+                claim_finish(op);
+                return;
         }
         for (size_t i = 0; i < op->n_groups; i++)
                 notify_group(m, op->groups[i]);
@@ -868,7 +914,7 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
                 if (!g) {
                         set_error(&op->err, "NoSuchGroup", NULL, "IOMMU group %u went away", op->groups[i]);
                         claim_fail(op);
-                        return 0;
+                        return;
                 }
                 if (g->viable && ready)
                         continue;
@@ -896,18 +942,11 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
                                           "'iommuctl prepare', or list it under [Managed] in iommud.conf",
                                           g->id);
                         claim_fail(op);
-                        return 0;
+                        return;
                 }
                 op->needs_prepare[i] = true;
         }
         claim_prepare_next(op);
-        return 0;
-
-refuse:
-        log_info("Claim refused: %s", err.message);
-        done(m, &err, NULL, NULL, 0, userdata);
-        claim_op_free(op);
-        return 0;
 }
 
 /* ---- RemoveDevices, Release, RequestRelease ---- */
@@ -929,80 +968,197 @@ static void release_groups_left(Manager *m, Lease *l, const uint32_t *groups, si
         }
 }
 
-int manager_remove_devices(Manager *m, const ManagerCaller *caller, const char *lease, const char *const *names,
-                           size_t n, ManagerError *err) {
+typedef enum LeaseOpKind {
+        LEASE_OP_REMOVE_DEVICES,
+        LEASE_OP_RELEASE,
+        LEASE_OP_REQUEST_RELEASE,
+} LeaseOpKind;
+
+typedef struct LeaseOp {
+        LeaseOpKind kind;
+        char lease[LEASE_ID_STRING_MAX];
+        uid_t uid;
+        bool admin;                     /* not the lease's own: polkit allowed it */
+        char (*names)[UUID_STRING_MAX];
+        size_t n;
+        char *reason;
+        uint64_t grace_usec;
+        ManagerLeaseDone done;
+        void *userdata;
+} LeaseOp;
+
+static void lease_op_free(LeaseOp *op) {
+        free(op->names);
+        free(op->reason);
+        free(op);
+}
+
+static int remove_devices(Manager *m, Lease *l, LeaseOp *op, ManagerError *err) {
         uint32_t groups[64];
         size_t ng = 0;
-        Lease *l;
-        int r;
 
-        r = check_lease_access(m, caller, lease, false, &l, err);
-        if (r < 0)
-                return r;
-        if (n > ELEMENTSOF(groups))
-                return -E2BIG;
         /* All named devices must be in the lease: check first, then act. */
-        for (size_t i = 0; i < n; i++)
-                if (lease_find_device(l, names[i]) < 0) {
-                        set_error(err, "NoSuchDevice", names[i], "%s is not in lease %s", names[i], l->id_string);
+        for (size_t i = 0; i < op->n; i++)
+                if (lease_find_device(l, op->names[i]) < 0) {
+                        set_error(err, "NoSuchDevice", op->names[i], "%s is not in lease %s", op->names[i],
+                                  l->id_string);
                         return -ENOENT;
                 }
-        for (size_t i = 0; i < n; i++) {
-                int k = lease_find_device(l, names[i]);
+        for (size_t i = 0; i < op->n && ng < ELEMENTSOF(groups); i++) {
+                int k = lease_find_device(l, op->names[i]);
                 if (k < 0)
                         continue;       /* named twice */
                 groups[ng++] = l->devices[k].group;
                 lease_remove_device(l, (size_t) k);
         }
-        log_info("Lease %s: %zu devices removed", l->id_string, n);
+        log_info("Lease %s: %zu devices removed by uid %u", l->id_string, op->n, (unsigned) op->uid);
         release_groups_left(m, l, groups, ng);
         notify_lease(m, "change", l, NULL);
         return 0;
 }
 
-int manager_release(Manager *m, const ManagerCaller *caller, const char *lease, ManagerError *err) {
-        Lease *l;
+static int request_release(Manager *m, Lease *l, LeaseOp *op, uint64_t *ret_deadline) {
         int r;
 
-        r = check_lease_access(m, caller, lease, false, &l, err);
-        if (r < 0)
-                return r;
-        manager_end_lease(m, l, caller->uid == l->holder.uid || caller->uid == l->owner.uid ?
-                                        "released by its holder" : "released by an administrator");
-        return 0;
-}
-
-int manager_request_release(Manager *m, const ManagerCaller *caller, const char *lease, const char *reason,
-                            uint64_t grace_usec, uint64_t *ret_deadline, ManagerError *err) {
-        char *why;
-        Lease *l;
-        int r;
-
-        r = check_lease_access(m, caller, lease, true, &l, err);
-        if (r < 0)
-                return r;
-        why = strdup(reason);
-        if (!why)
-                return -ENOMEM;
         free(l->release_reason);
-        l->release_reason = why;
-        l->release_deadline_usec = now_realtime() + grace_usec;
+        l->release_reason = TAKE_PTR(op->reason);
+        l->release_deadline_usec = now_realtime() + op->grace_usec;
         if (!l->release_timer) {
-                r = sd_event_add_time_relative(m->event, &l->release_timer, CLOCK_MONOTONIC, grace_usec, 0,
+                r = sd_event_add_time_relative(m->event, &l->release_timer, CLOCK_MONOTONIC, op->grace_usec, 0,
                                                on_release_deadline, l);
                 if (r < 0)
                         return r;
         } else {
                 /* A second request replaces the first's deadline. */
-                (void) sd_event_source_set_time_relative(l->release_timer, grace_usec);
+                (void) sd_event_source_set_time_relative(l->release_timer, op->grace_usec);
                 (void) sd_event_source_set_enabled(l->release_timer, SD_EVENT_ONESHOT);
         }
         log_info("Lease %s of %s (pid %d): release requested by uid %u: %s; grace %llu s", l->id_string,
-                 l->holder.comm, (int) l->holder.pid, (unsigned) caller->uid, reason,
-                 (unsigned long long) (grace_usec / 1000000u));
+                 l->holder.comm, (int) l->holder.pid, (unsigned) op->uid, l->release_reason,
+                 (unsigned long long) (op->grace_usec / 1000000u));
         notify_lease(m, "releaseRequested", l, NULL);
         *ret_deadline = l->release_deadline_usec;
         return 0;
+}
+
+/* Allowed (or the caller's own): do it on the lease as it is now. */
+static void lease_op_run(Manager *m, const ManagerError *auth_err, void *userdata) {
+        LeaseOp *op = userdata;
+        ManagerError err = { .group = -1 };
+        uint64_t deadline = 0;
+        Lease *l;
+        int r = 0;
+
+        if (auth_err) {
+                op->done(m, auth_err, NULL, 0, op->userdata);
+                lease_op_free(op);
+                return;
+        }
+        l = find_lease(m, op->lease, &err);
+        if (!l) {
+                op->done(m, &err, NULL, 0, op->userdata);
+                lease_op_free(op);
+                return;
+        }
+        switch (op->kind) {
+        case LEASE_OP_REMOVE_DEVICES:
+                r = remove_devices(m, l, op, &err);
+                break;
+        case LEASE_OP_RELEASE:
+                manager_end_lease(m, l, op->admin ? "released by an administrator" : "released by its holder");
+                l = NULL;
+                break;
+        case LEASE_OP_REQUEST_RELEASE:
+                r = request_release(m, l, op, &deadline);
+                if (r < 0)
+                        set_error(&err, "BindFailed", NULL, "cannot arm the release timer: %s", strerror(-r));
+                break;
+        }
+        op->done(m, r < 0 ? &err : NULL, l, deadline, op->userdata);
+        lease_op_free(op);
+}
+
+static int lease_op_start(Manager *m, const ManagerCaller *caller, LeaseOp *op, bool admin_only) {
+        ManagerError err = { .group = -1 };
+        const char *ptrs[64];
+        ManagerAuthRequest ar = {
+                .action = POLKIT_ACTION_RELEASE_OTHER,
+                .verb = op->kind == LEASE_OP_REQUEST_RELEASE ? "ask for the release of" : "release",
+                .devices = ptrs,
+                .group = -1,
+        };
+        Lease *l = find_lease(m, op->lease, &err);
+        int r;
+
+        op->uid = caller->uid;
+        if (!l) {
+                op->done(m, &err, NULL, 0, op->userdata);
+                lease_op_free(op);
+                return 0;
+        }
+        if (!admin_only && lease_is_callers(l, caller)) {
+                lease_op_run(m, NULL, op);
+                return 0;
+        }
+        /* Someone else's lease: polkit decides, asked about its devices. */
+        op->admin = true;
+        for (size_t i = 0; i < l->n_devices && ar.n_devices < ELEMENTSOF(ptrs); i++)
+                ptrs[ar.n_devices++] = l->devices[i].name;
+        r = manager_authorize(m, caller, &ar, lease_op_run, op);
+        if (r < 0)
+                lease_op_free(op);
+        return r;
+}
+
+static LeaseOp *lease_op_new(LeaseOpKind kind, const char *lease, ManagerLeaseDone done, void *userdata) {
+        LeaseOp *op = calloc(1, sizeof(*op));
+
+        if (!op)
+                return NULL;
+        op->kind = kind;
+        snprintf(op->lease, sizeof(op->lease), "%.16s", lease ? lease : "");
+        op->done = done;
+        op->userdata = userdata;
+        return op;
+}
+
+int manager_remove_devices(Manager *m, const ManagerCaller *caller, const char *lease, const char *const *names,
+                           size_t n, ManagerLeaseDone done, void *userdata) {
+        LeaseOp *op = lease_op_new(LEASE_OP_REMOVE_DEVICES, lease, done, userdata);
+
+        if (!op)
+                return -ENOMEM;
+        op->names = calloc(n + 1, sizeof(*op->names));
+        if (!op->names) {
+                lease_op_free(op);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++)
+                snprintf(op->names[i], sizeof(op->names[i]), "%s", names[i]);
+        op->n = n;
+        return lease_op_start(m, caller, op, false);
+}
+
+int manager_release(Manager *m, const ManagerCaller *caller, const char *lease, ManagerLeaseDone done,
+                    void *userdata) {
+        LeaseOp *op = lease_op_new(LEASE_OP_RELEASE, lease, done, userdata);
+
+        return op ? lease_op_start(m, caller, op, false) : -ENOMEM;
+}
+
+int manager_request_release(Manager *m, const ManagerCaller *caller, const char *lease, const char *reason,
+                            uint64_t grace_usec, ManagerLeaseDone done, void *userdata) {
+        LeaseOp *op = lease_op_new(LEASE_OP_REQUEST_RELEASE, lease, done, userdata);
+
+        if (!op)
+                return -ENOMEM;
+        op->reason = strdup(reason);
+        if (!op->reason) {
+                lease_op_free(op);
+                return -ENOMEM;
+        }
+        op->grace_usec = grace_usec;
+        return lease_op_start(m, caller, op, true);
 }
 
 json_object *manager_list_leases(Manager *m) {

@@ -262,15 +262,6 @@ void manager_rebind_device_changed(Manager *m, const Device *d) {
                 rebind_job_device_changed(mj->job, d->name);
 }
 
-int manager_authorize(Manager *m, const ManagerCaller *caller, const char *action, ManagerError *err) {
-        if (caller->uid == 0)
-                return 0;
-        err->name = "PermissionDenied";
-        snprintf(err->message, sizeof(err->message), "only root may %s devices (uid %u asked)", action,
-                 (unsigned) caller->uid);
-        return -EPERM;
-}
-
 /* ---- prepare and restore ---- */
 
 _printf_(4, 5) static void set_error(ManagerError *e, const char *name, const char *device, const char *fmt, ...) {

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "manager-internal.h"
 #include "manager.h"
+#include "polkit.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 #include "varlink-manager.h"
@@ -177,6 +178,7 @@ Manager *manager_free(Manager *m) {
         if (m->bound_socket)
                 (void) unlink(m->varlink_socket);
         scanner_free(m->scanner);
+        polkit_free(m->polkit);
         manager_lease_done(m);
         manager_rebind_done(m);
         registry_free(m->registry);

@@ -48,11 +48,16 @@ typedef struct ManagerError {
         int errno_value;                /* ... and its errno */
 } ManagerError;
 
-/* Who asks. */
+/* Who asks: from SO_PEERCRED, and a pidfd for the same process (-1 when
+ * there is none; borrowed for the call, not kept). */
 typedef struct ManagerCaller {
         uid_t uid;
         pid_t pid;
+        int pidfd;
 } ManagerCaller;
+
+/* The outcome of a call that may wait for polkit: @err NULL on success. */
+typedef void (*ManagerDone)(Manager *m, const ManagerError *err, void *userdata);
 
 /* @event is "add", "remove" or "change" (and "releaseRequested" for a
  * lease); exactly one of @device, @group and @lease is non-NULL (borrowed
@@ -87,10 +92,6 @@ json_object *manager_status(Manager *m);
 int manager_watch(Manager *m, ManagerWatchFn fn, void *userdata, ManagerWatch **ret);
 void manager_unwatch(Manager *m, ManagerWatch *w);
 
-/** manager_authorize() - whether @caller may do @action ("prepare",
- * "restore").  The one place the decision is made: root only for now
- * (polkit replaces it).  0, or -EPERM with @err filled. */
-int manager_authorize(Manager *m, const ManagerCaller *caller, const char *action, ManagerError *err);
 
 /* The outcome of a prepare or restore: @err NULL on success, with
  * @result {group, devices: [{name, action, driver, originalDriver}]}
@@ -109,6 +110,17 @@ int manager_prepare(Manager *m, const char *const *names, size_t n, int64_t grou
  * @names (or in @group) goes back to its original driver. */
 int manager_restore(Manager *m, const char *const *names, size_t n, int64_t group, ManagerRebindDone done,
                     void *userdata);
+
+/** manager_caller_rebind() - manager_prepare() (or, with @restore,
+ * manager_restore()) for @caller, once polkit allows it (action
+ * org.iommud.prepare, asked per device).  @done is called exactly once. */
+int manager_caller_rebind(Manager *m, const ManagerCaller *caller, bool restore, const char *const *names, size_t n,
+                          int64_t group, ManagerRebindDone done, void *userdata);
+
+/** manager_caller_reload() - manager_reload_config() for @caller, once
+ * polkit allows it (org.iommud.reload); ConfigInvalid when the file does
+ * not parse. */
+int manager_caller_reload(Manager *m, const ManagerCaller *caller, ManagerDone done, void *userdata);
 
 /** manager_device_is_managed() - the lease hook: a Claim prepares a
  * managed device first (manager_prepare()) and restores it when the lease
@@ -140,19 +152,30 @@ typedef void (*ManagerClaimDone)(Manager *m, const ManagerError *err, const Leas
 int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimRequest *req, ManagerClaimDone done,
                   void *userdata);
 
+/* The outcome of RemoveDevices, Release and RequestRelease: @err NULL on
+ * success, with @lease as it is afterwards (NULL once it ended) and, for
+ * RequestRelease, @deadline (CLOCK_REALTIME, µs). */
+typedef void (*ManagerLeaseDone)(Manager *m, const ManagerError *err, const Lease *lease, uint64_t deadline,
+                                 void *userdata);
+
+/* The holder and whoever asked for a lease (by uid) may change or end
+ * it; anyone else needs polkit's org.iommud.release-other.  Each calls
+ * @done exactly once, possibly before it returns; -ENOMEM only. */
+
 /** manager_remove_devices() - take @names out of lease @lease: their DMA
  * is cut and each group left without a device of the lease is released. */
 int manager_remove_devices(Manager *m, const ManagerCaller *caller, const char *lease, const char *const *names,
-                           size_t n, ManagerError *err);
+                           size_t n, ManagerLeaseDone done, void *userdata);
 
 /** manager_release() - end lease @lease now. */
-int manager_release(Manager *m, const ManagerCaller *caller, const char *lease, ManagerError *err);
+int manager_release(Manager *m, const ManagerCaller *caller, const char *lease, ManagerLeaseDone done,
+                    void *userdata);
 
 /** manager_request_release() - ask @lease's holder (through Monitor) to
- * give it back within @grace_usec; then the lease ends.  *@ret_deadline
- * is when (CLOCK_REALTIME, µs). */
+ * give it back within @grace_usec; then the lease ends.  Always needs
+ * org.iommud.release-other (root passes): asking oneself is Release. */
 int manager_request_release(Manager *m, const ManagerCaller *caller, const char *lease, const char *reason,
-                            uint64_t grace_usec, uint64_t *ret_deadline, ManagerError *err);
+                            uint64_t grace_usec, ManagerLeaseDone done, void *userdata);
 
 /** manager_list_leases() - every lease, as the IDL's Lease. */
 json_object *manager_list_leases(Manager *m);

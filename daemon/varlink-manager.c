@@ -241,10 +241,10 @@ static int reply_manager_error(VarlinkCall *c, const ManagerError *e) {
                 if (e->rollback_message[0])
                         json_object_object_add(o, "rollbackMessage", json_object_new_string(e->rollback_message));
         }
-        if (e->step[0]) {
+        if (e->step[0])
                 json_object_object_add(o, "step", json_object_new_string(e->step));
+        if (e->errno_value)
                 json_object_object_add(o, "errno", json_object_new_int64(e->errno_value));
-        }
         if (strcmp(e->name, "GroupBusy") == 0 || strcmp(e->name, "NoSuchLease") == 0)
                 json_object_object_add(o, "lease", json_object_new_string(e->lease));
         if (strcmp(e->name, "GroupBusy") == 0) {
@@ -303,21 +303,28 @@ static int get_device_names(json_object *params, size_t max, char names[][UUID_S
         return 1;
 }
 
+/* The peer, with a pidfd the caller closes (-1 when there is none:
+ * polkit then relies on pid and start time alone). */
 static int get_caller(VarlinkCall *c, ManagerCaller *ret) {
         struct ucred cred;
         int r = varlink_call_get_peer_creds(c, &cred);
 
         if (r < 0)
                 return r;
-        *ret = (ManagerCaller) { .uid = cred.uid, .pid = cred.pid };
+        *ret = (ManagerCaller) { .uid = cred.uid, .pid = cred.pid, .pidfd = varlink_call_get_peer_pidfd(c) };
+        if (ret->pidfd < 0)
+                ret->pidfd = -EBADF;
         return 0;
+}
+
+static void caller_done(ManagerCaller *caller) {
+        caller->pidfd = safe_close(caller->pidfd);
 }
 
 static int method_rebind(VarlinkCall *c, json_object *params, Manager *m, bool restore) {
         char names[REBIND_DEVICES_MAX][UUID_STRING_MAX];
         const char *ptrs[REBIND_DEVICES_MAX];
         ManagerCaller caller;
-        ManagerError err = { .group = -1 };
         int64_t group = -1;
         size_t n = 0;
         int r;
@@ -335,46 +342,45 @@ static int method_rebind(VarlinkCall *c, json_object *params, Manager *m, bool r
         r = get_caller(c, &caller);
         if (r < 0)
                 return r;
-        if (manager_authorize(m, &caller, restore ? "restore" : "prepare", &err) < 0)
-                return reply_manager_error(c, &err);
-
         varlink_call_ref(c);
-        r = (restore ? manager_restore : manager_prepare)(m, ptrs, n, group, rebind_done, c);
+        r = manager_caller_rebind(m, &caller, restore, ptrs, n, group, rebind_done, c);
+        caller_done(&caller);
         if (r < 0)
                 varlink_call_unref(c);
         return r;
 }
 
+static void reload_done(Manager *m, const ManagerError *err, void *userdata) {
+        VarlinkCall *c = userdata;
+        const Config *cf = manager_get_config(m);
+        json_object *o;
+
+        if (err)
+                (void) reply_manager_error(c, err);
+        else {
+                o = json_object_new_object();
+                json_object_object_add(o, "config", json_object_new_string(cf->path));
+                json_object_object_add(o, "configFound", json_object_new_boolean(cf->found));
+                json_object_object_add(o, "assignableRules", json_object_new_int64((int64_t) cf->assignable.n));
+                (void) varlink_call_reply(c, o);
+        }
+        varlink_call_unref(c);
+}
+
 static int method_reload(VarlinkCall *c, json_object *params, void *userdata) {
         Manager *m = userdata;
-        ManagerError err = { .group = -1 };
-        _cleanup_free_ char *why = NULL;
         ManagerCaller caller;
-        struct ucred cred;
-        const Config *cf;
-        json_object *o;
         int r;
 
-        r = varlink_call_get_peer_creds(c, &cred);
+        r = get_caller(c, &caller);
         if (r < 0)
                 return r;
-        caller = (ManagerCaller) { .uid = cred.uid, .pid = cred.pid };
-        if (manager_authorize(m, &caller, "reload the policy of", &err) < 0)
-                return reply_manager_error(c, &err);
-        r = manager_reload_config(m, &why);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0) {
-                o = json_object_new_object();
-                json_object_object_add(o, "message", json_object_new_string(why ? why : "cannot read the policy"));
-                return varlink_call_reply_error(c, IFACE ".ConfigInvalid", o);
-        }
-        cf = manager_get_config(m);
-        o = json_object_new_object();
-        json_object_object_add(o, "config", json_object_new_string(cf->path));
-        json_object_object_add(o, "configFound", json_object_new_boolean(cf->found));
-        json_object_object_add(o, "assignableRules", json_object_new_int64((int64_t) cf->assignable.n));
-        return varlink_call_reply(c, o);
+        varlink_call_ref(c);
+        r = manager_caller_reload(m, &caller, reload_done, c);
+        caller_done(&caller);
+        if (r < 0)
+                varlink_call_unref(c);
+        return r;
 }
 
 static int method_prepare(VarlinkCall *c, json_object *params, void *userdata) {
@@ -473,10 +479,6 @@ static int method_claim(VarlinkCall *c, json_object *params, void *userdata) {
                 if (r < 0 || memlock < 0)
                         return varlink_call_reply_invalid_parameter(c, "memlock");
         }
-        r = get_caller(c, &caller);
-        if (r < 0)
-                return r;
-
         if (!add) {
                 if (holder >= 0) {
                         req.holder_pidfd = varlink_call_take_fd(c, (unsigned) holder);
@@ -501,89 +503,79 @@ static int method_claim(VarlinkCall *c, json_object *params, void *userdata) {
                         return holder >= 0 ? varlink_call_reply_invalid_parameter(c, "holder") : r;
                 }
         }
+        r = get_caller(c, &caller);
+        if (r < 0) {
+                safe_close(req.holder_pidfd);
+                return r;
+        }
         req.names = ptrs;
         req.n = n;
         req.memlock = (uint64_t) memlock;
         req.lease = lease;
         varlink_call_ref(c);
         r = manager_claim(m, &caller, &req, claim_done, c);
+        caller_done(&caller);
         if (r < 0)
                 varlink_call_unref(c);
         return r;
 }
 
-static int method_remove_devices(VarlinkCall *c, json_object *params, void *userdata) {
+/* The reply of RemoveDevices, Release and RequestRelease. */
+static void lease_done(Manager *m, const ManagerError *err, const Lease *l, uint64_t deadline, void *userdata) {
+        VarlinkCall *c = userdata;
+        const char *method = varlink_call_get_method(c);
+        json_object *o;
+
+        if (err)
+                (void) reply_manager_error(c, err);
+        else if (strcmp(method, IFACE ".RemoveDevices") == 0)
+                (void) reply_with(c, "lease", l ? lease_to_json(l) : NULL);
+        else if (strcmp(method, IFACE ".RequestRelease") == 0)
+                (void) reply_with(c, "deadline", json_object_new_int64((int64_t) deadline));
+        else {
+                o = json_object_new_object();
+                (void) varlink_call_reply(c, o);
+        }
+        varlink_call_unref(c);
+}
+
+static int method_lease_op(VarlinkCall *c, json_object *params, void *userdata) {
         Manager *m = userdata;
+        const char *method = varlink_call_get_method(c);
         char names[REBIND_DEVICES_MAX][UUID_STRING_MAX];
         const char *ptrs[REBIND_DEVICES_MAX];
-        ManagerError err = { .group = -1 };
+        const char *lease, *reason = NULL;
         ManagerCaller caller;
-        const char *lease;
-        uint64_t id;
+        int64_t grace = 0;
         size_t n = 0;
         int r;
 
         if (get_lease_id(params, &lease) < 0)
                 return varlink_call_reply_invalid_parameter(c, "lease");
-        if (get_device_names(params, REBIND_DEVICES_MAX, names, ptrs, &n) <= 0)
+        if (strcmp(method, IFACE ".RemoveDevices") == 0 &&
+            get_device_names(params, REBIND_DEVICES_MAX, names, ptrs, &n) <= 0)
                 return varlink_call_reply_invalid_parameter(c, "devices");
+        if (strcmp(method, IFACE ".RequestRelease") == 0) {
+                if (varlink_json_get_string(params, "reason", true, 256, &reason) < 0)
+                        return varlink_call_reply_invalid_parameter(c, "reason");
+                /* At most a day: a longer wait is no request. */
+                if (varlink_json_get_int64(params, "grace", true, &grace) < 0 || grace < 0 || grace > 86400)
+                        return varlink_call_reply_invalid_parameter(c, "grace");
+        }
         r = get_caller(c, &caller);
         if (r < 0)
                 return r;
-        r = manager_remove_devices(m, &caller, lease, ptrs, n, &err);
-        if (r == -ENOMEM)
-                return r;
+        varlink_call_ref(c);
+        if (strcmp(method, IFACE ".RemoveDevices") == 0)
+                r = manager_remove_devices(m, &caller, lease, ptrs, n, lease_done, c);
+        else if (strcmp(method, IFACE ".RequestRelease") == 0)
+                r = manager_request_release(m, &caller, lease, reason, (uint64_t) grace * 1000000u, lease_done, c);
+        else
+                r = manager_release(m, &caller, lease, lease_done, c);
+        caller_done(&caller);
         if (r < 0)
-                return reply_manager_error(c, &err);
-        (void) lease_id_from_string(lease, &id);
-        return reply_with(c, "lease", lease_to_json(manager_get_lease(m, id)));
-}
-
-static int method_release(VarlinkCall *c, json_object *params, void *userdata) {
-        Manager *m = userdata;
-        ManagerError err = { .group = -1 };
-        ManagerCaller caller;
-        const char *lease;
-        int r;
-
-        if (get_lease_id(params, &lease) < 0)
-                return varlink_call_reply_invalid_parameter(c, "lease");
-        r = get_caller(c, &caller);
-        if (r < 0)
-                return r;
-        r = manager_release(m, &caller, lease, &err);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                return reply_manager_error(c, &err);
-        return varlink_call_reply(c, NULL);
-}
-
-static int method_request_release(VarlinkCall *c, json_object *params, void *userdata) {
-        Manager *m = userdata;
-        ManagerError err = { .group = -1 };
-        ManagerCaller caller;
-        const char *lease, *reason;
-        int64_t grace;
-        uint64_t deadline;
-        int r;
-
-        if (get_lease_id(params, &lease) < 0)
-                return varlink_call_reply_invalid_parameter(c, "lease");
-        if (varlink_json_get_string(params, "reason", true, 256, &reason) < 0)
-                return varlink_call_reply_invalid_parameter(c, "reason");
-        /* At most a day: a longer wait is no request. */
-        if (varlink_json_get_int64(params, "grace", true, &grace) < 0 || grace < 0 || grace > 86400)
-                return varlink_call_reply_invalid_parameter(c, "grace");
-        r = get_caller(c, &caller);
-        if (r < 0)
-                return r;
-        r = manager_request_release(m, &caller, lease, reason, (uint64_t) grace * 1000000u, &deadline, &err);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                return reply_manager_error(c, &err);
-        return reply_with(c, "deadline", json_object_new_int64((int64_t) deadline));
+                varlink_call_unref(c);
+        return r;
 }
 
 static int method_list_leases(VarlinkCall *c, json_object *params, void *userdata) {
@@ -608,9 +600,9 @@ int varlink_manager_register(Manager *m, VarlinkServer *s) {
                 { IFACE ".Reload", method_reload },
                 { IFACE ".Claim", method_claim },
                 { IFACE ".AddDevices", method_claim },
-                { IFACE ".RemoveDevices", method_remove_devices },
-                { IFACE ".Release", method_release },
-                { IFACE ".RequestRelease", method_request_release },
+                { IFACE ".RemoveDevices", method_lease_op },
+                { IFACE ".Release", method_lease_op },
+                { IFACE ".RequestRelease", method_lease_op },
                 { IFACE ".ListLeases", method_list_leases },
         };
         int r;

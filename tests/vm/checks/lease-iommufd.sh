@@ -123,14 +123,46 @@ wait_for 10 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" |
 before=$(pci_snapshot)
 expect_rc 5 iommuctl claim --memlock 1G $edu -- true
 grep -q "MaxMemlock" <<<"$err_out" || fail "memlock refusal: $err_out"
-# 7. uid 1000 may not claim (no polkit rule yet); edu2 is neither
-# managed nor prepared: refused with the reason.
+# 7. uid 1000 may not claim by default (polkit: no rule, no session);
+# edu2 is neither managed nor prepared: refused with the reason.
 expect_rc 5 as_user iommuctl claim $edu -- true
-grep -qi "only root may claim" <<<"$err_out" || fail "uid 1000's claim: $err_out"
+grep -q "uid 1000 may not claim $edu: polkit action org.iommud.claim" <<<"$err_out" || fail "uid 1000's claim: $err_out"
 expect_rc 5 iommuctl claim $edu2 -- true
 grep -q "prepare" <<<"$err_out" || fail "claim of an unprepared device: $err_out"
 [ "$(pci_snapshot)" = "$before" ] || fail "refused claims changed sysfs"
 [ "$(lease_count)" = 0 ] || fail "a refused claim left a lease"
-ok "refused without change: memlock over MaxMemlock, uid 1000, an unprepared unmanaged device"
+ok "refused without change: memlock over MaxMemlock, uid 1000 (polkit), an unprepared unmanaged device"
+
+# 8. With a polkit rule for uid 1000 and the edu's vendor, uid 1000
+# claims for itself and does DMA; another user's lease stays out of its
+# reach (org.iommud.release-other).
+user=$(id -nu 1000) || fail "no user with uid 1000 in the guest"
+mkdir -p /etc/polkit-1/rules.d
+cat >/etc/polkit-1/rules.d/50-iommud-test.rules <<RULES
+polkit.addRule(function(action, subject) {
+	if (action.id == "org.iommud.claim" && subject.user == "$user" &&
+	    action.lookup("vendor") == "1234" && action.lookup("mode") == "bound")
+		return polkit.Result.YES;
+});
+RULES
+claim_as_user() { as_user iommuctl claim $edu -- edu-dma fds; }
+wait_for 10 claim_as_user || { as_user iommuctl claim $edu -- true; fail "uid 1000's claim is still refused with the rule"; }
+out=$(as_user iommuctl claim $edu -- edu-dma fds 2>&1) || { echo "$out"; fail "uid 1000's claim failed"; }
+grep -q "ok: DMA round trip" <<<"$out" || { echo "$out"; fail "uid 1000 did no DMA through its own lease"; }
+ok "a polkit rule (uid 1000, vendor 1234, bound) lets uid 1000 claim $edu itself and do DMA"
+expect_rc 5 as_user iommuctl claim --mode parked $edu -- true
+grep -q "polkit action org.iommud.claim" <<<"$err_out" || fail "parked mode is not in the rule, yet: $err_out"
+wait_for 10 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" || fail "group $g not free"
+sleep 300 & holder=$!
+iommuctl claim --holder-pid $holder $edu >/dev/null || fail "root's claim failed"
+lease=$(iommuctl --json leases | jq -r '.[0].id')
+expect_rc 5 as_user iommuctl release "$lease"
+grep -q "org.iommud.release-other" <<<"$err_out" || fail "uid 1000 releasing root's lease: $err_out"
+expect_rc 5 as_user iommuctl request-release "$lease" --reason mine --grace 1
+[ "$(lease_count)" = 1 ] || fail "uid 1000 ended root's lease"
+ok "uid 1000 may not release or ask for root's lease (org.iommud.release-other)"
+kill $holder; wait $holder 2>/dev/null || true
+rm -f /etc/polkit-1/rules.d/50-iommud-test.rules
+wait_for 10 sh -c '[ "$(iommuctl --json leases | jq length)" = 0 ]' || fail "the lease outlived sleep"
 
 use_config </dev/null

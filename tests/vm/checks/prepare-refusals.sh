@@ -62,7 +62,7 @@ jq -se --arg n "$nic" '[.[] | select(.event == "change" and .device.name == $n) 
 ok "monitor reported the verdict changing both ways, though the device itself did not change"
 
 expect_rc 5 setpriv --reuid=1000 --regid=1000 --clear-groups iommuctl prepare $nic
-grep -qi "only root" <<<"$err_out" || fail "non-root: wrong reason: $err_out"
+grep -q "uid 1000 may not prepare $nic: polkit action org.iommud.prepare" <<<"$err_out" || fail "non-root: wrong reason: $err_out"
 ok "uid 1000: $(head -n1 <<<"$err_out")"
 
 expect_rc 5 iommuctl prepare $bridge
