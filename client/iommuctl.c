@@ -82,7 +82,7 @@ static int help(void) {
                "     --version         Show the version\n"
                "  -j --json            Print JSON (field names: iommuctl(1))\n"
                "     --group N         prepare/restore: every function of IOMMU group N\n"
-               "     --mode MODE       claim: bound (default) or parked\n"
+               "     --mode MODE       claim: bound (default), parked or access\n"
                "     --memlock SIZE    claim: raise the holder's RLIMIT_MEMLOCK (512M, 8G)\n"
                "     --holder-pid PID  claim: the process the lease follows\n"
                "     --reason TEXT, --grace SECONDS\n"
@@ -131,15 +131,19 @@ static const struct {
           "Give devices iommud prepared back to the drivers they had. Refused while a\n"
           "process holds a device's VFIO node open, and for devices on vfio-pci that\n"
           "iommud did not put there. Root only." },
-        { "claim", "claim [--mode bound|parked] [--memlock SIZE] DEVICE... -- COMMAND [ARGS...]\n"
-                   "       iommuctl claim [--mode bound|parked] [--memlock SIZE] --holder-pid PID DEVICE...",
+        { "claim", "claim [--mode MODE] [--memlock SIZE] DEVICE... -- COMMAND [ARGS...]\n"
+                   "       iommuctl claim [--mode MODE] [--memlock SIZE] --holder-pid PID DEVICE...",
           "Lease the IOMMU groups of the devices (PCI addresses or mdev UUIDs). With\n"
           "COMMAND, iommuctl becomes COMMAND (exec, same process), which holds the\n"
           "lease: it ends when COMMAND exits. COMMAND inherits the fds, and these\n"
           "words in its arguments are replaced: {iommufd} by the iommufd's number,\n"
           "{fd:DEVICE} by DEVICE's fd, {ioas} by the IOAS id (bound mode), {lease}\n"
-          "by the lease id. The environment gets IOMMUD_LEASE, IOMMUD_IOMMUFD,\n"
-          "IOMMUD_IOAS_ID and IOMMUD_DEVICE_FDS (DEVICE=FD, space-separated).\n"
+          "by the lease id; on the legacy backend {container} and {group:N}. The\n"
+          "environment gets IOMMUD_LEASE, IOMMUD_IOMMUFD, IOMMUD_IOAS_ID,\n"
+          "IOMMUD_DEVICE_FDS (DEVICE=FD, space-separated), IOMMUD_CONTAINER and\n"
+          "IOMMUD_GROUP_FDS (N=FD). Modes: bound (default) and parked on the\n"
+          "iommufd backend; bound and access (no fds: the holder's uid may open\n"
+          "/dev/vfio/N while the lease lasts) on the legacy one.\n"
           "For QEMU use --mode parked:\n"
           "  iommuctl claim --mode parked --memlock 4G 0000:01:00.0 -- \\\n"
           "    qemu-system-x86_64 -object iommufd,id=i0,fd={iommufd} \\\n"
@@ -244,7 +248,8 @@ static int call(VarlinkClient *c, const char *method, json_object *params, json_
                             strcmp(name, "NotPreparable") == 0 || strcmp(name, "NoIommuGroup") == 0 ||
                             strcmp(name, "NotPrepared") == 0 || strcmp(name, "ConfigInvalid") == 0 ||
                             strcmp(name, "GroupNotViable") == 0 || strcmp(name, "NotReady") == 0 ||
-                            strcmp(name, "MemlockNotAllowed") == 0 || strcmp(name, "HolderGone") == 0)
+                            strcmp(name, "MemlockNotAllowed") == 0 || strcmp(name, "HolderGone") == 0 ||
+                            strcmp(name, "ModeUnavailable") == 0)
                                 code = EXIT_REFUSED;
                         else if (strcmp(name, "Busy") == 0 || strcmp(name, "DeviceInUse") == 0 ||
                                  strcmp(name, "GroupBusy") == 0)
@@ -915,8 +920,21 @@ static int cmd_request_release(VarlinkClient *c, const char *lease) {
         return EXIT_OK;
 }
 
-/* Replace {iommufd}, {ioas}, {lease} and {fd:DEVICE} in @arg. */
-static char *substitute(const char *arg, int iommufd, const char *ioas, const char *lease, json_object *devs) {
+/* The fd at the index @key of @o names, kept open across exec. */
+static int take_reply_fd(VarlinkClient *c, json_object *o, const char *key) {
+        int fd = varlink_client_take_fd(c, (unsigned) json_object_get_int(json_object_object_get(o, key)));
+
+        if (fd < 0 || fcntl(fd, F_SETFD, 0) < 0) {
+                fprintf(stderr, "iommuctl: the reply carried no %s fd.\n", key);
+                return -1;
+        }
+        return fd;
+}
+
+/* Replace {iommufd}, {container}, {ioas}, {lease}, {fd:DEVICE} and
+ * {group:N} in @arg. */
+static char *substitute(const char *arg, int iommufd, int container, const char *ioas, const char *lease,
+                        json_object *devs, json_object *groups) {
         size_t size = strlen(arg) * 2 + 64;
         char *out = malloc(size), *o = out;
         const char *p = arg;
@@ -933,8 +951,22 @@ static char *substitute(const char *arg, int iommufd, const char *ioas, const ch
                         continue;
                 }
                 k = (size_t) (close - p - 1);
-                if (k == 7 && strncmp(p + 1, "iommufd", 7) == 0)
+                if (k == 7 && strncmp(p + 1, "iommufd", 7) == 0 && iommufd >= 0)
                         snprintf(val, sizeof(val), "%d", iommufd);
+                else if (k == 9 && strncmp(p + 1, "container", 9) == 0 && container >= 0)
+                        snprintf(val, sizeof(val), "%d", container);
+                else if (k > 6 && strncmp(p + 1, "group:", 6) == 0) {
+                        for (size_t i = 0; i < json_object_array_length(groups); i++) {
+                                json_object *g = json_object_array_get_idx(groups, i);
+                                if (strlen(sget(g, "id")) == k - 6 && strncmp(sget(g, "id"), p + 7, k - 6) == 0)
+                                        snprintf(val, sizeof(val), "%s", sget(g, "localFd"));
+                        }
+                        if (!val[0]) {
+                                fprintf(stderr, "iommuctl: {%.*s} names no group of the lease.\n", (int) k, p + 1);
+                                free(out);
+                                return NULL;
+                        }
+                }
                 else if (k == 4 && strncmp(p + 1, "ioas", 4) == 0 && ioas)
                         snprintf(val, sizeof(val), "%s", ioas);
                 else if (k == 5 && strncmp(p + 1, "lease", 5) == 0)
@@ -971,9 +1003,10 @@ static char *substitute(const char *arg, int iommufd, const char *ioas, const ch
 static int cmd_claim(VarlinkClient *c, char **names, int n, char **command) {
         json_object *p = json_object_new_object(), *reply = NULL, *a, *devs, *lease;
         uint64_t memlock = 0;
-        char fdlist[2048] = "", buf[64];
+        char fdlist[2048] = "", grouplist[1024] = "", buf[64];
         const char *ioas = NULL;
-        int iommufd = -1, r;
+        json_object *groups;
+        int iommufd = -1, container = -1, r;
 
         if (!command && !arg_holder_pid) {
                 fprintf(stderr, "iommuctl: a lease ends when its holder exits: give a COMMAND to run with the\n"
@@ -988,8 +1021,9 @@ static int cmd_claim(VarlinkClient *c, char **names, int n, char **command) {
         }
         json_object_object_add(p, "devices", a);
         if (arg_mode) {
-                if (strcmp(arg_mode, "bound") != 0 && strcmp(arg_mode, "parked") != 0) {
-                        fprintf(stderr, "iommuctl: --mode is bound or parked.\n");
+                if (strcmp(arg_mode, "bound") != 0 && strcmp(arg_mode, "parked") != 0 &&
+                    strcmp(arg_mode, "access") != 0) {
+                        fprintf(stderr, "iommuctl: --mode is bound, parked (iommufd) or access (legacy).\n");
                         json_object_put(p);
                         return EXIT_USAGE;
                 }
@@ -1046,17 +1080,47 @@ static int cmd_claim(VarlinkClient *c, char **names, int n, char **command) {
         }
 
         /* Take the fds out of the reply, keep them across exec. */
-        iommufd = varlink_client_take_fd(c, (unsigned) json_object_get_int(json_object_object_get(reply, "iommufd")));
-        if (iommufd < 0 || fcntl(iommufd, F_SETFD, 0) < 0) {
-                fprintf(stderr, "iommuctl: the reply carried no iommufd.\n");
-                json_object_put(reply);
-                return EXIT_FAIL;
+        if (json_object_object_get(reply, "iommufd")) {
+                iommufd = take_reply_fd(c, reply, "iommufd");
+                if (iommufd < 0) {
+                        json_object_put(reply);
+                        return EXIT_FAIL;
+                }
+                snprintf(buf, sizeof(buf), "%d", iommufd);
+                setenv("IOMMUD_IOMMUFD", buf, 1);
         }
+        if (json_object_object_get(reply, "container")) {
+                container = take_reply_fd(c, reply, "container");
+                if (container < 0) {
+                        json_object_put(reply);
+                        return EXIT_FAIL;
+                }
+                snprintf(buf, sizeof(buf), "%d", container);
+                setenv("IOMMUD_CONTAINER", buf, 1);
+        }
+        groups = json_object_object_get(reply, "groups");
+        for (size_t i = 0; i < json_object_array_length(groups); i++) {
+                json_object *g = json_object_array_get_idx(groups, i);
+                int fd = take_reply_fd(c, g, "fd");
+                size_t len = strlen(grouplist);
+
+                if (fd < 0) {
+                        json_object_put(reply);
+                        return EXIT_FAIL;
+                }
+                json_object_object_add(g, "localFd", json_object_new_int(fd));
+                snprintf(grouplist + len, sizeof(grouplist) - len, "%s%s=%d", len ? " " : "", sget(g, "id"), fd);
+        }
+        if (grouplist[0])
+                setenv("IOMMUD_GROUP_FDS", grouplist, 1);
         for (size_t i = 0; i < json_object_array_length(devs); i++) {
                 json_object *d = json_object_array_get_idx(devs, i);
-                int fd = varlink_client_take_fd(c, (unsigned) json_object_get_int(json_object_object_get(d, "fd")));
+                int fd;
                 size_t len = strlen(fdlist);
 
+                if (!json_object_object_get(d, "fd"))
+                        continue;       /* access mode: no fds */
+                fd = varlink_client_take_fd(c, (unsigned) json_object_get_int(json_object_object_get(d, "fd")));
                 if (fd < 0 || fcntl(fd, F_SETFD, 0) < 0) {
                         fprintf(stderr, "iommuctl: the reply carried no fd for %s.\n", sget(d, "name"));
                         json_object_put(reply);
@@ -1067,13 +1131,12 @@ static int cmd_claim(VarlinkClient *c, char **names, int n, char **command) {
         }
         ioas = sget(lease, "ioasId");
         setenv("IOMMUD_LEASE", sget(lease, "id"), 1);
-        snprintf(buf, sizeof(buf), "%d", iommufd);
-        setenv("IOMMUD_IOMMUFD", buf, 1);
         if (ioas)
                 setenv("IOMMUD_IOAS_ID", ioas, 1);
-        setenv("IOMMUD_DEVICE_FDS", fdlist, 1);
+        if (fdlist[0])
+                setenv("IOMMUD_DEVICE_FDS", fdlist, 1);
         for (char **arg = command; *arg; arg++) {
-                char *v = substitute(*arg, iommufd, ioas, sget(lease, "id"), devs);
+                char *v = substitute(*arg, iommufd, container, ioas, sget(lease, "id"), devs, groups);
                 if (!v) {
                         json_object_put(reply);
                         return EXIT_USAGE;

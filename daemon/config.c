@@ -193,7 +193,7 @@ int config_parse(const char *text, size_t size, const char *path, Config **ret, 
         ConfigMatchSet *set = NULL;
         size_t total = 0;
         unsigned line = 0;
-        bool seen_memlock = false;
+        bool seen_memlock = false, seen_backend = false;
         int r;
 
         if (ret_error)
@@ -233,9 +233,12 @@ int config_parse(const char *text, size_t size, const char *path, Config **ret, 
                                 }
                         if (strcmp(l + 1, "Limits") == 0)
                                 section = "Limits";
+                        if (strcmp(l + 1, "Leases") == 0)
+                                section = "Leases";
                         if (!section)
                                 return error(ret_error, path, line,
-                                             "unknown section [%s]: expected [Assignable], [Managed], [Reserve] or [Limits]",
+                                             "unknown section [%s]: expected [Assignable], [Managed], [Reserve], "
+                                             "[Limits] or [Leases]",
                                              l + 1);
                         continue;
                 }
@@ -284,6 +287,26 @@ int config_parse(const char *text, size_t size, const char *path, Config **ret, 
                                 free(m.parent);
                                 return r;
                         }
+                } else if (strcmp(section, "Leases") == 0) {
+                        static const char *const backends[] = {
+                                [CONFIG_BACKEND_AUTO] = "auto",
+                                [CONFIG_BACKEND_IOMMUFD] = "iommufd",
+                                [CONFIG_BACKEND_LEGACY] = "legacy",
+                        };
+                        size_t i;
+
+                        if (strcmp(key, "Backend") != 0)
+                                return error(ret_error, path, line, "unknown key %s= in [Leases]: expected Backend=", key);
+                        if (seen_backend)
+                                return error(ret_error, path, line, "Backend= given twice");
+                        for (i = 0; i < ELEMENTSOF(backends); i++)
+                                if (strcmp(value, backends[i]) == 0)
+                                        break;
+                        if (i == ELEMENTSOF(backends))
+                                return error(ret_error, path, line,
+                                             "invalid Backend=%s: expected auto, iommufd or legacy", value);
+                        c->backend = (ConfigBackend) i;
+                        seen_backend = true;
                 } else {
                         if (strcmp(key, "MaxMemlock") != 0)
                                 return error(ret_error, path, line, "unknown key %s= in [Limits]: expected MaxMemlock=", key);

@@ -39,6 +39,13 @@ typedef struct ConfigMatchSet {
         size_t n;
 } ConfigMatchSet;
 
+/* [Leases] Backend=: which kernel interface leases use. */
+typedef enum ConfigBackend {
+        CONFIG_BACKEND_AUTO,            /* iommufd and VFIO cdevs when the kernel has them, else legacy */
+        CONFIG_BACKEND_IOMMUFD,
+        CONFIG_BACKEND_LEGACY,
+} ConfigBackend;
+
 typedef struct Config {
         char *path;
         bool found;             /* false: no file, the defaults */
@@ -46,6 +53,7 @@ typedef struct Config {
         ConfigMatchSet managed;
         ConfigMatchSet reserve;
         uint64_t max_memlock;   /* bytes; 0: none granted */
+        ConfigBackend backend;
 } Config;
 
 #define CONFIG_LINE_MAX 1024

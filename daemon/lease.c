@@ -10,12 +10,14 @@
 
 #include "lease.h"
 #include "shared/log.h"
+#include "vfio-legacy.h"
 #include "shared/macro.h"
 
 const char *lease_mode_to_string(LeaseMode m) {
         static const char *const names[] = {
                 [LEASE_MODE_BOUND] = "bound",
                 [LEASE_MODE_PARKED] = "parked",
+                [LEASE_MODE_ACCESS] = "access",
         };
         return (size_t) m < ELEMENTSOF(names) ? names[m] : "?";
 }
@@ -52,11 +54,16 @@ int lease_id_from_string(const char *s, uint64_t *ret) {
         return 0;
 }
 
-int lease_new(LeaseMode mode, Lease **ret) {
+const char *lease_backend_to_string(LeaseBackend b) {
+        return b == LEASE_BACKEND_LEGACY ? "legacy" : "iommufd";
+}
+
+int lease_new(LeaseBackend backend, LeaseMode mode, Lease **ret) {
         Lease *l;
         struct timespec ts;
 
-        if ((size_t) mode >= _LEASE_MODE_MAX)
+        if ((size_t) mode >= _LEASE_MODE_MAX || (backend == LEASE_BACKEND_LEGACY && mode == LEASE_MODE_PARKED) ||
+            (backend == LEASE_BACKEND_IOMMUFD && mode == LEASE_MODE_ACCESS))
                 return -EINVAL;
         l = calloc(1, sizeof(*l));
         if (!l)
@@ -70,17 +77,34 @@ int lease_new(LeaseMode mode, Lease **ret) {
         } while (l->id == 0);
         snprintf(l->id_string, sizeof(l->id_string), "%016" PRIx64, l->id);
         l->mode = mode;
-        l->holder_pidfd = l->iommufd = -EBADF;
+        l->backend = backend;
+        l->holder_pidfd = l->iommufd = l->container = -EBADF;
         clock_gettime(CLOCK_REALTIME, &ts);
         l->created_usec = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
         *ret = l;
         return 0;
 }
 
+static void group_let_go(Lease *l, LeaseGroup *g) {
+        int r;
+
+        g->fd = safe_close(g->fd);
+        if (g->acl) {
+                r = vfio_group_acl_revoke(-EBADF, g->id, l->holder.uid);
+                if (r < 0)
+                        log_error("Lease %s: cannot revoke uid %u's access to /dev/vfio/%u: %s", l->id_string,
+                                  (unsigned) l->holder.uid, g->id, strerror(-r));
+                g->acl = false;
+        }
+}
+
 void lease_close_fds(Lease *l) {
         for (size_t i = 0; i < l->n_devices; i++)
                 l->devices[i].fd = safe_close(l->devices[i].fd);
+        for (size_t i = 0; i < l->n_groups; i++)
+                group_let_go(l, &l->groups[i]);
         l->iommufd = safe_close(l->iommufd);
+        l->container = safe_close(l->container);
 }
 
 Lease *lease_free(Lease *l) {
@@ -91,6 +115,7 @@ Lease *lease_free(Lease *l) {
         lease_close_fds(l);
         safe_close(l->holder_pidfd);
         free(l->devices);
+        free(l->groups);
         free(l->prepared_groups);
         free(l->release_reason);
         free(l);
@@ -101,56 +126,159 @@ void lease_freep(Lease **l) {
         lease_free(*l);
 }
 
-int lease_open_iommufd(Lease *l, IommufdStep *ret_step) {
+int lease_open(Lease *l, LeaseFailure *f) {
+        IommufdStep step = IOMMUFD_STEP_OPEN;
+        LegacyStep lstep = LEGACY_STEP_CONTAINER_OPEN;
         int r;
 
-        if (l->iommufd >= 0)
+        if (l->iommufd >= 0 || l->container >= 0)
                 return -EALREADY;
-        r = iommufd_open(NULL, ret_step);
-        if (r < 0)
-                return r;
-        l->iommufd = r;
-        if (l->mode == LEASE_MODE_BOUND) {
-                r = iommufd_ioas_alloc(l->iommufd, &l->ioas_id);
+        if (l->backend == LEASE_BACKEND_LEGACY) {
+                if (l->mode == LEASE_MODE_ACCESS)
+                        return 0;       /* the holder opens its own container */
+                r = vfio_legacy_container_open(NULL, &lstep);
                 if (r < 0) {
-                        *ret_step = IOMMUFD_STEP_IOAS_ALLOC;
-                        l->iommufd = safe_close(l->iommufd);
+                        f->step = vfio_legacy_step_to_string(lstep);
+                        f->reason = vfio_legacy_error_reason(lstep, r);
                         return r;
                 }
+                l->container = r;
+                return 0;
         }
-        return 0;
+        r = iommufd_open(NULL, &step);
+        if (r >= 0) {
+                l->iommufd = r;
+                if (l->mode != LEASE_MODE_BOUND)
+                        return 0;
+                step = IOMMUFD_STEP_IOAS_ALLOC;
+                r = iommufd_ioas_alloc(l->iommufd, &l->ioas_id);
+                if (r >= 0)
+                        return 0;
+                l->iommufd = safe_close(l->iommufd);
+        }
+        f->step = iommufd_step_to_string(step);
+        f->reason = iommufd_error_reason(step, r);
+        return r;
 }
 
-int lease_add_device(Lease *l, const char *name, uint32_t group, const char *cdev, IommufdStep *ret_step) {
+static LeaseGroup *find_group(Lease *l, uint32_t id) {
+        for (size_t i = 0; i < l->n_groups; i++)
+                if (l->groups[i].id == id)
+                        return &l->groups[i];
+        return NULL;
+}
+
+/* Bring @id into a legacy lease: into the container, or open to the
+ * holder.  1 when it was brought in now, 0 when it was in already. */
+static int legacy_group_add(Lease *l, uint32_t id, LeaseFailure *f) {
+        LegacyStep step = LEGACY_STEP_GROUP_OPEN;
+        LeaseGroup g = { .id = id, .fd = -EBADF }, *p;
+        int r;
+
+        if (find_group(l, id))
+                return 0;
+        p = realloc(l->groups, (l->n_groups + 1) * sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        l->groups = p;
+        if (l->mode == LEASE_MODE_ACCESS) {
+                step = LEGACY_STEP_ACL;
+                r = vfio_group_acl_grant(-EBADF, id, l->holder.uid);
+                if (r < 0)
+                        goto fail;
+                g.acl = true;
+        } else {
+                r = vfio_legacy_group_open(id, &step);
+                if (r < 0)
+                        goto fail;
+                g.fd = r;
+                step = LEGACY_STEP_SET_CONTAINER;
+                r = vfio_legacy_group_set_container(g.fd, l->container);
+                if (r >= 0 && !l->iommu_set) {
+                        step = LEGACY_STEP_SET_IOMMU;
+                        r = vfio_legacy_set_iommu(l->container);
+                        l->iommu_set = r >= 0;
+                }
+                if (r < 0) {
+                        safe_close(g.fd);
+                        goto fail;
+                }
+        }
+        l->groups[l->n_groups++] = g;
+        return 1;
+fail:
+        f->step = vfio_legacy_step_to_string(step);
+        f->reason = vfio_legacy_error_reason(step, r);
+        f->not_viable = r == -EADDRNOTAVAIL || r == -EBUSY || r == -EPERM;
+        return r;
+}
+
+static void legacy_group_remove(Lease *l, uint32_t id) {
+        LeaseGroup *g = find_group(l, id);
+
+        if (!g)
+                return;
+        group_let_go(l, g);
+        *g = l->groups[--l->n_groups];
+}
+
+int lease_add_device(Lease *l, const char *name, uint32_t group, const char *cdev, LeaseFailure *f) {
         _cleanup_close_ int fd = -EBADF;
         LeaseDevice d = { .group = group, .fd = -EBADF };
+        bool new_group = false;
+        IommufdStep step = IOMMUFD_STEP_DEVICE_OPEN;
         LeaseDevice *p;
         int r;
 
-        if (l->iommufd < 0)
-                return -EBADF;
-        if (strlen(name) >= sizeof(d.name) || strlen(cdev) >= sizeof(d.cdev))
+        if (strlen(name) >= sizeof(d.name) || (cdev && strlen(cdev) >= sizeof(d.cdev)))
                 return -EINVAL;
         strcpy(d.name, name);
-        strcpy(d.cdev, cdev);
-        *ret_step = IOMMUFD_STEP_DEVICE_OPEN;
-        fd = iommufd_device_open(cdev);
-        if (fd < 0)
-                return fd;
-        if (l->mode == LEASE_MODE_BOUND) {
-                *ret_step = IOMMUFD_STEP_BIND;
-                r = iommufd_bind(fd, l->iommufd, &d.devid);
-                if (r < 0)
-                        return r;
-                *ret_step = IOMMUFD_STEP_ATTACH;
-                r = iommufd_attach(fd, l->ioas_id, &d.pt_id);
-                if (r < 0)
-                        return r;       /* closing the fd unbinds it */
-        }
+        if (cdev)
+                strcpy(d.cdev, cdev);
         p = realloc(l->devices, (l->n_devices + 1) * sizeof(*p));
         if (!p)
                 return -ENOMEM;
         l->devices = p;
+
+        if (l->backend == LEASE_BACKEND_LEGACY) {
+                r = legacy_group_add(l, group, f);
+                if (r < 0)
+                        return r;
+                new_group = r > 0;
+                if (l->mode == LEASE_MODE_BOUND) {
+                        fd = vfio_legacy_device_open(find_group(l, group)->fd, name);
+                        if (fd < 0) {
+                                f->step = vfio_legacy_step_to_string(LEGACY_STEP_DEVICE_OPEN);
+                                f->reason = vfio_legacy_error_reason(LEGACY_STEP_DEVICE_OPEN, fd);
+                                if (new_group)
+                                        legacy_group_remove(l, group);
+                                return fd;
+                        }
+                }
+                d.fd = TAKE_FD(fd);
+                l->devices[l->n_devices++] = d;
+                return 0;
+        }
+
+        if (l->iommufd < 0 || !cdev)
+                return -EBADF;
+        fd = iommufd_device_open(cdev);
+        r = fd;
+        if (fd >= 0 && l->mode == LEASE_MODE_BOUND) {
+                step = IOMMUFD_STEP_BIND;
+                r = iommufd_bind(fd, l->iommufd, &d.devid);
+                if (r >= 0) {
+                        step = IOMMUFD_STEP_ATTACH;
+                        r = iommufd_attach(fd, l->ioas_id, &d.pt_id);
+                }
+        }
+        if (r < 0) {
+                /* Closing the fd unbinds it. */
+                f->step = iommufd_step_to_string(step);
+                f->reason = iommufd_error_reason(step, r);
+                f->not_viable = step == IOMMUFD_STEP_BIND && (r == -EPERM || r == -EBUSY);
+                return r;
+        }
         d.fd = TAKE_FD(fd);
         l->devices[l->n_devices++] = d;
         return 0;
@@ -166,7 +294,8 @@ int lease_find_device(const Lease *l, const char *name) {
 static bool cut_device(Lease *l, LeaseDevice *d) {
         int r;
 
-        if (d->fd < 0)
+        /* Legacy: DMA goes through the container, cut as a whole. */
+        if (d->fd < 0 || l->backend == LEASE_BACKEND_LEGACY)
                 return false;
         r = iommufd_detach(d->fd);
         if (r < 0) {
@@ -177,11 +306,16 @@ static bool cut_device(Lease *l, LeaseDevice *d) {
 }
 
 void lease_remove_device(Lease *l, size_t index) {
+        uint32_t group;
+
         if (index >= l->n_devices)
                 return;
+        group = l->devices[index].group;
         (void) cut_device(l, &l->devices[index]);
         safe_close(l->devices[index].fd);
         l->devices[index] = l->devices[--l->n_devices];
+        if (l->backend == LEASE_BACKEND_LEGACY && !lease_has_group(l, group))
+                legacy_group_remove(l, group);
 }
 
 bool lease_has_group(const Lease *l, uint32_t group) {
@@ -197,6 +331,14 @@ size_t lease_cut_dma(Lease *l) {
 
         for (size_t i = 0; i < l->n_devices; i++)
                 k += cut_device(l, &l->devices[i]);
+        if (l->backend == LEASE_BACKEND_LEGACY && l->container >= 0 && l->iommu_set) {
+                /* Every mapping of the container, so every device's DMA. */
+                r = vfio_legacy_unmap_all(l->container);
+                if (r < 0)
+                        log_warning("Lease %s: cannot unmap its container: %s", l->id_string, strerror(-r));
+                else
+                        k = l->n_devices;
+        }
         if (l->mode == LEASE_MODE_BOUND && l->iommufd >= 0) {
                 r = iommufd_ioas_unmap_all(l->iommufd, l->ioas_id);
                 if (r < 0)
@@ -223,8 +365,8 @@ json_object *lease_device_to_json(const Lease *l, const LeaseDevice *d) {
                 return NULL;
         json_object_object_add(o, "name", json_object_new_string(d->name));
         json_object_object_add(o, "iommuGroup", json_object_new_int64(d->group));
-        json_object_object_add(o, "vfioDevice", json_object_new_string(d->cdev));
-        if (l->mode == LEASE_MODE_BOUND) {
+        json_object_object_add(o, "vfioDevice", d->cdev[0] ? json_object_new_string(d->cdev) : NULL);
+        if (l->backend == LEASE_BACKEND_IOMMUFD && l->mode == LEASE_MODE_BOUND) {
                 json_object_object_add(o, "devid", json_object_new_int64(d->devid));
                 json_object_object_add(o, "hwptId", json_object_new_int64(d->pt_id));
         }
@@ -238,11 +380,11 @@ json_object *lease_to_json(const Lease *l) {
                 return NULL;
         json_object_object_add(o, "id", json_object_new_string(l->id_string));
         json_object_object_add(o, "mode", json_object_new_string(lease_mode_to_string(l->mode)));
-        json_object_object_add(o, "backend", json_object_new_string("iommufd"));
+        json_object_object_add(o, "backend", json_object_new_string(lease_backend_to_string(l->backend)));
         json_object_object_add(o, "holder", process_to_json(&l->holder));
         json_object_object_add(o, "owner", process_to_json(&l->owner));
         json_object_object_add(o, "created", json_object_new_int64((int64_t) l->created_usec));
-        if (l->mode == LEASE_MODE_BOUND)
+        if (l->backend == LEASE_BACKEND_IOMMUFD && l->mode == LEASE_MODE_BOUND)
                 json_object_object_add(o, "ioasId", json_object_new_int64(l->ioas_id));
         a = json_object_new_array();
         g = json_object_new_array();

@@ -7,13 +7,19 @@
  * have is decided in claims.c, who may have it in the manager.  The
  * kernel calls go through iommufd.c.
  *
- * Modes (how the device fds leave iommud):
- *   bound   iommud binds each device to the lease's iommufd and attaches
- *           it to one empty I/O address space (IOAS) of the lease: the
- *           group's DMA ownership is claimed here, and the device can do
- *           no DMA but into what its holder maps;
- *   parked  iommud opens the cdev and leaves it unbound, for a VMM that
- *           binds it to the lease's iommufd itself (QEMU).
+ * Backends and modes (how the devices leave iommud):
+ *   iommufd, bound   iommud binds each device to the lease's iommufd and
+ *           attaches it to one empty I/O address space (IOAS) of the
+ *           lease: the group's DMA ownership is claimed here, and the
+ *           device can do no DMA but into what its holder maps;
+ *   iommufd, parked  iommud opens the cdev and leaves it unbound, for a
+ *           VMM that binds it to the lease's iommufd itself (QEMU);
+ *   legacy, bound    a type1 container with every group of the lease in
+ *           it (DMA ownership claimed here) and a device fd per device:
+ *           the holder gets container, groups and devices;
+ *   legacy, access   no fds: the holder's uid gets read-write on each
+ *           /dev/vfio/N through an ACL entry for the life of the lease,
+ *           and opens the nodes itself (QEMU's host= / libvirt's way).
  *
  * The fds iommud keeps are the same open files the holder gets (dups):
  * at the end of a lease lease_cut_dma() detaches each device through
@@ -34,8 +40,29 @@
 typedef enum LeaseMode {
         LEASE_MODE_BOUND,
         LEASE_MODE_PARKED,
+        LEASE_MODE_ACCESS,
         _LEASE_MODE_MAX,
 } LeaseMode;
+
+typedef enum LeaseBackend {
+        LEASE_BACKEND_IOMMUFD,
+        LEASE_BACKEND_LEGACY,
+} LeaseBackend;
+
+/* Which kernel call failed, and what that means, for the named errors. */
+typedef struct LeaseFailure {
+        const char *step;
+        const char *reason;
+        bool not_viable;        /* the group has another owner or a member on a host driver */
+} LeaseFailure;
+
+/* A group of a legacy lease: its node, open (bound mode) or opened to
+ * the holder's uid by an ACL entry (access mode). */
+typedef struct LeaseGroup {
+        uint32_t id;
+        int fd;                 /* bound: iommud's reference to the group file */
+        bool acl;               /* access: the holder's ACL entry is on /dev/vfio/N */
+} LeaseGroup;
 
 typedef struct LeaseDevice {
         char name[UUID_STRING_MAX];
@@ -55,8 +82,13 @@ typedef struct Lease {
         ProcessInfo holder;     /* the process whose life the lease follows */
         ProcessInfo owner;      /* who asked (a management daemon, or the holder) */
         int holder_pidfd;
-        int iommufd;
-        uint32_t ioas_id;       /* bound mode */
+        LeaseBackend backend;
+        int iommufd;            /* iommufd backend */
+        uint32_t ioas_id;       /* iommufd, bound mode */
+        int container;          /* legacy backend, bound mode */
+        bool iommu_set;         /* the container has its type1v2 IOMMU */
+        LeaseGroup *groups;     /* legacy backend */
+        size_t n_groups;
         LeaseDevice *devices;
         size_t n_devices;
         uint64_t created_usec;  /* CLOCK_REALTIME */
@@ -79,26 +111,35 @@ int lease_mode_from_string(const char *s, LeaseMode *ret);
 /** lease_id_from_string() - exactly 16 lower-case hex digits, not all 0. */
 int lease_id_from_string(const char *s, uint64_t *ret);
 
-/** lease_new() - an empty lease with a fresh random id; takes nothing. */
-int lease_new(LeaseMode mode, Lease **ret);
+/** lease_new() - an empty lease with a fresh random id.  -EINVAL for a
+ * mode the backend has not (parked on legacy, access on iommufd). */
+int lease_new(LeaseBackend backend, LeaseMode mode, Lease **ret);
+const char *lease_backend_to_string(LeaseBackend b);
 /** lease_free() - closes iommud's references and the event sources; does
  * not cut DMA first (lease_cut_dma() does). */
 Lease *lease_free(Lease *l);
 void lease_freep(Lease **l);
 
-/** lease_open_iommufd() - the lease's iommufd (per-process accounting set
- * first) and, in bound mode, its IOAS.  *@ret_step on failure. */
-int lease_open_iommufd(Lease *l, IommufdStep *ret_step);
+/** lease_open() - the lease's iommufd (per-process accounting set first)
+ * and, in bound mode, its IOAS; or its legacy container.  @f on failure. */
+int lease_open(Lease *l, LeaseFailure *f);
 
-/** lease_add_device() - open @cdev (bind and attach it in bound mode) and
- * add it.  On failure nothing is added: the file is closed, which
- * unbinds it.  *@ret_step says which step failed. */
-int lease_add_device(Lease *l, const char *name, uint32_t group, const char *cdev, IommufdStep *ret_step);
+/** lease_add_device() - add a device: open @cdev (bind and attach it in
+ * bound mode); on legacy, bring its group in first (open it into the
+ * container, or grant the holder's uid access to its node) and open the
+ * device from the group (bound).  On failure nothing is added: files
+ * opened are closed (which unbinds), a group brought in for it is let
+ * go. */
+int lease_add_device(Lease *l, const char *name, uint32_t group, const char *cdev, LeaseFailure *f);
 
 /** lease_find_device() - the index of @name, or -ENOENT. */
 int lease_find_device(const Lease *l, const char *name);
 
-/** lease_remove_device() - cut the DMA of device @index and drop it. */
+/** lease_remove_device() - cut the DMA of device @index and drop it (on
+ * legacy its group leaves the lease with its last device: the group file
+ * is closed, or the ACL entry revoked; the DMA of a group whose file the
+ * holder still has open can only be cut for the whole container, at the
+ * end of the lease). */
 void lease_remove_device(Lease *l, size_t index);
 
 /** lease_has_group() - whether any device of the lease is in @group. */
@@ -111,7 +152,8 @@ bool lease_has_group(const Lease *l, uint32_t group);
 size_t lease_cut_dma(Lease *l);
 
 /** lease_close_fds() - close iommud's references (device files, then the
- * iommufd). */
+ * groups and the container or iommufd) and revoke access-mode ACL
+ * entries. */
 void lease_close_fds(Lease *l);
 
 /** lease_to_json() - the Lease of the IDL. */

@@ -90,6 +90,9 @@ int manager_lease_init(Manager *m);
 void manager_lease_done(Manager *m);
 void manager_end_lease(Manager *m, Lease *l, const char *reason);
 size_t manager_lease_count(Manager *m);
+/* The backend a lease made now would use: iommufd.conf's Backend=, or
+ * what the kernel offers. */
+LeaseBackend manager_lease_backend(Manager *m);
 /* Whether @group is claiming, held or releasing; GroupBusy in @err then. */
 bool manager_group_is_claimed(Manager *m, uint32_t group, ManagerError *err);
 /* "claim" and "lease" fields of a device's or group's JSON. */

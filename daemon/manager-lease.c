@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@
 #include "holders.h"
 #include "iommufd.h"
 #include "lease.h"
+#include "vfio-legacy.h"
 #include "manager-internal.h"
 #include "polkit.h"
 #include "process.h"
@@ -54,6 +56,7 @@ typedef struct Releasing {
         char lease[LEASE_ID_STRING_MAX];
         ProcessInfo holder;             /* the lease's holder, for GroupBusy */
         bool restore;                   /* the claim prepared it: restore once free */
+        LeaseBackend backend;
         char (*cdevs)[16];
         size_t n_cdevs;
         sd_event_source *timer;
@@ -102,6 +105,28 @@ static uint64_t now_realtime(void) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+/* ---- the backend ---- */
+
+static bool is_char_device(const char *path) {
+        struct stat st;
+        return stat(path, &st) >= 0 && S_ISCHR(st.st_mode);
+}
+
+LeaseBackend manager_lease_backend(Manager *m) {
+        switch (m->config->backend) {
+        case CONFIG_BACKEND_IOMMUFD:
+                return LEASE_BACKEND_IOMMUFD;
+        case CONFIG_BACKEND_LEGACY:
+                return LEASE_BACKEND_LEGACY;
+        case CONFIG_BACKEND_AUTO:
+        default:
+                /* What the kernel offers now (vfio may load later). */
+                return is_char_device("/dev/iommu") && sysfs_exists(m->sysfs, "class/vfio-dev") > 0
+                               ? LEASE_BACKEND_IOMMUFD
+                               : LEASE_BACKEND_LEGACY;
+        }
 }
 
 /* ---- telling watchers ---- */
@@ -278,9 +303,19 @@ static int probe(Releasing *rel) {
         }
         rel->seen_valid = false;
 
-        /* Nobody iommud can see: ask the kernel.  A bind to a fresh
-         * iommufd fails while any other iommufd has a device of the group
-         * bound (EPERM), or the legacy group node is open (EBUSY). */
+        /* Nobody iommud can see: ask the kernel.  Legacy: the group node
+         * is single-open, so an open fails (EBUSY) while anyone has it. */
+        if (rel->backend == LEASE_BACKEND_LEGACY) {
+                LegacyStep lstep;
+                r = vfio_legacy_group_open(rel->group, &lstep);
+                if (r >= 0)
+                        safe_close(r);
+                rel->kernel_busy = r == -EBUSY;
+                return !rel->kernel_busy;
+        }
+        /* iommufd: a bind to a fresh iommufd fails while any other
+         * iommufd has a device of the group bound (EPERM), or the legacy
+         * group node is open (EBUSY). */
         ictx = iommufd_open(NULL, &step);
         if (ictx < 0)
                 return 1;       /* no iommufd: the walk is all there is */
@@ -348,6 +383,7 @@ static int start_releasing(Manager *m, const Lease *l, uint32_t group, bool rest
         rel->manager = m;
         rel->group = group;
         rel->restore = restore;
+        rel->backend = l->backend;
         rel->holder = l->holder;
         rel->interval = PROBE_FIRST_USEC;
         snprintf(rel->key, sizeof(rel->key), "%u", group);
@@ -586,19 +622,19 @@ static void claim_prepare_next(ClaimOp *op) {
         }
 }
 
-static void bind_error(ClaimOp *op, const char *device, IommufdStep step, int r) {
-        const char *name = step == IOMMUFD_STEP_BIND && (r == -EPERM || r == -EBUSY) ? "GroupNotViable" : "BindFailed";
+static void bind_error(ClaimOp *op, const char *device, const LeaseFailure *f, int r) {
+        const char *step = f->step ? f->step : "open";
 
         op->err.errno_value = -r;
-        snprintf(op->err.step, sizeof(op->err.step), "%s", iommufd_step_to_string(step));
-        set_error(&op->err, name, device, "%s: cannot %s: %s", device ? device : "iommufd",
-                  iommufd_step_to_string(step), iommufd_error_reason(step, r));
+        snprintf(op->err.step, sizeof(op->err.step), "%s", step);
+        set_error(&op->err, f->not_viable ? "GroupNotViable" : "BindFailed", device, "%s: cannot %s: %s",
+                  device ? device : "the lease", step, f->reason ? f->reason : strerror(-r));
 }
 
 static void claim_bind(ClaimOp *op) {
         Manager *m = op->manager;
+        LeaseFailure f = { 0 };
         Lease *l;
-        IommufdStep step = IOMMUFD_STEP_OPEN;
         int r;
 
         if (op->add) {
@@ -618,9 +654,9 @@ static void claim_bind(ClaimOp *op) {
                         claim_fail(op);
                         return;
                 }
-                r = lease_open_iommufd(l, &step);
+                r = lease_open(l, &f);
                 if (r < 0) {
-                        bind_error(op, NULL, step, r);
+                        bind_error(op, NULL, &f, r);
                         claim_fail(op);
                         return;
                 }
@@ -642,17 +678,18 @@ static void claim_bind(ClaimOp *op) {
                         claim_fail(op);
                         return;
                 }
-                if (!d->vfio_cdev) {
+                if (l->backend == LEASE_BACKEND_LEGACY ? !d->vfio_group_node : !d->vfio_cdev) {
                         set_error(&op->err, "NotReady", d->name,
                                   "%s has no VFIO device node: it is on %s, not a VFIO driver (prepare it with "
                                   "'iommuctl prepare', or list it under [Managed] in iommud.conf), or the kernel "
-                                  "lacks VFIO device cdevs", d->name, d->driver ? d->driver : "no driver");
+                                  "lacks VFIO device cdevs (then set Backend=legacy)", d->name,
+                                  d->driver ? d->driver : "no driver");
                         claim_fail(op);
                         return;
                 }
-                r = lease_add_device(l, d->name, (uint32_t) d->iommu_group, d->vfio_cdev, &step);
+                r = lease_add_device(l, d->name, (uint32_t) d->iommu_group, d->vfio_cdev, &f);
                 if (r < 0) {
-                        bind_error(op, d->name, step, r);
+                        bind_error(op, d->name, &f, r);
                         claim_fail(op);
                         return;
                 }
@@ -804,7 +841,16 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
         op->n = req->n;
 
         if (!op->add) {
-                r = lease_new(op->mode, &op->lease);
+                LeaseBackend backend = manager_lease_backend(m);
+
+                r = lease_new(backend, op->mode, &op->lease);
+                if (r == -EINVAL) {
+                        set_error(&err, "ModeUnavailable", NULL,
+                                  "mode %s is not offered by the %s backend this host leases through (iommufd: "
+                                  "bound, parked; legacy: bound, access)",
+                                  lease_mode_to_string(op->mode), lease_backend_to_string(backend));
+                        goto refuse;
+                }
                 if (r < 0) {
                         claim_op_free(op);
                         return r;
@@ -908,7 +954,9 @@ static void claim_authorized(Manager *m, const ManagerError *auth_err, void *use
                         const Device *d = op_device(op, k);
                         if (!d || d->iommu_group != g->id)
                                 continue;
-                        ready = ready && d->vfio_cdev && d->driver && device_driver_manages_dma(d->driver);
+                        ready = ready && d->driver && device_driver_manages_dma(d->driver) &&
+                                (manager_lease_backend(m) == LEASE_BACKEND_LEGACY ? d->vfio_group_node
+                                                                                  : d->vfio_cdev != NULL);
                         managed = managed && manager_device_is_managed(m, d);
                 }
                 if (!g) {

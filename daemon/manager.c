@@ -372,6 +372,8 @@ json_object *manager_status(Manager *m) {
         free(list);
         json_object_object_add(o, "version", json_object_new_string(PACKAGE_VERSION));
         json_object_object_add(o, "backend", json_object_new_string(iommufd && cdev ? "iommufd" : legacy ? "legacy" : "none"));
+        json_object_object_add(o, "leaseBackend",
+                               json_object_new_string(lease_backend_to_string(manager_lease_backend(m))));
         json_object_object_add(o, "iommufd", json_object_new_boolean(iommufd));
         json_object_object_add(o, "vfioCdev", json_object_new_boolean(cdev));
         json_object_object_add(o, "legacyContainer", json_object_new_boolean(legacy));

@@ -417,23 +417,54 @@ static void claim_done(Manager *m, const ManagerError *err, const Lease *l, cons
         a = json_object_new_array();
         if (!o || !a)
                 goto fail;
-        if (!add) {
+        if (!add && l->iommufd >= 0) {
                 idx = varlink_call_push_fd(c, fcntl(l->iommufd, F_DUPFD_CLOEXEC, 3));
                 if (idx < 0)
                         goto fail;
                 json_object_object_add(o, "iommufd", json_object_new_int64(idx));
         }
+        if (!add && l->container >= 0) {
+                idx = varlink_call_push_fd(c, fcntl(l->container, F_DUPFD_CLOEXEC, 3));
+                if (idx < 0)
+                        goto fail;
+                json_object_object_add(o, "container", json_object_new_int64(idx));
+        }
+        if (l->n_groups > 0) {
+                /* Legacy: the group files of the devices in this reply. */
+                json_object *ga = json_object_new_array();
+                if (!ga)
+                        goto fail;
+                json_object_object_add(o, "groups", ga);
+                for (size_t i = 0; i < l->n_groups; i++) {
+                        bool wanted = false;
+                        json_object *j;
+
+                        for (size_t k = 0; k < n_added; k++)
+                                wanted = wanted || l->devices[added[k]].group == l->groups[i].id;
+                        if (!wanted || l->groups[i].fd < 0)
+                                continue;
+                        idx = varlink_call_push_fd(c, fcntl(l->groups[i].fd, F_DUPFD_CLOEXEC, 3));
+                        if (idx < 0)
+                                goto fail;
+                        j = json_object_new_object();
+                        json_object_object_add(j, "id", json_object_new_int64(l->groups[i].id));
+                        json_object_object_add(j, "fd", json_object_new_int64(idx));
+                        json_object_array_add(ga, j);
+                }
+        }
         for (size_t i = 0; i < n_added; i++) {
                 const LeaseDevice *d = &l->devices[added[i]];
                 json_object *j = lease_device_to_json(l, d);
 
-                idx = varlink_call_push_fd(c, fcntl(d->fd, F_DUPFD_CLOEXEC, 3));
-                if (!j || idx < 0) {
-                        json_object_put(j);
+                if (!j)
                         goto fail;
-                }
-                json_object_object_add(j, "fd", json_object_new_int64(idx));
                 json_object_array_add(a, j);
+                if (d->fd < 0)
+                        continue;       /* access mode: the holder opens it */
+                idx = varlink_call_push_fd(c, fcntl(d->fd, F_DUPFD_CLOEXEC, 3));
+                if (idx < 0)
+                        goto fail;
+                json_object_object_add(j, "fd", json_object_new_int64(idx));
         }
         json_object_object_add(o, "devices", a);
         json_object_object_add(o, "lease", lease_to_json(l));

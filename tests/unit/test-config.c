@@ -43,7 +43,11 @@ static void expect_error(const char *text, size_t size, const char *message) {
 static void test_errors(void **state) {
         ERR("Address=0000:00:03.0\n", "iommud.conf:1: Address= outside any section");
         ERR("# policy\n[Assignabel]\n",
-            "iommud.conf:2: unknown section [Assignabel]: expected [Assignable], [Managed], [Reserve] or [Limits]");
+            "iommud.conf:2: unknown section [Assignabel]: expected [Assignable], [Managed], [Reserve], [Limits] or "
+            "[Leases]");
+        ERR("[Leases]\nBackend=vfio\n", "iommud.conf:2: invalid Backend=vfio: expected auto, iommufd or legacy");
+        ERR("[Leases]\nBackend=legacy\nBackend=auto\n", "iommud.conf:3: Backend= given twice");
+        ERR("[Leases]\nMode=bound\n", "iommud.conf:2: unknown key Mode= in [Leases]: expected Backend=");
         ERR("[Assignable\n", "iommud.conf:1: section header must end with ']'");
         ERR("[Assignable]\nAddress 0000:00:03.0\n", "iommud.conf:2: expected KEY=VALUE or [Section]");
         ERR("[Assignable]\nAdress=0000:00:03.0\n",
@@ -106,12 +110,15 @@ static void test_valid(void **state) {
                 "Address=0000:01:01.0\n"
                 "[Limits]\n"
                 "MaxMemlock=64G\n"
+                "[Leases]\n"
+                "Backend=legacy\n"
                 "[Assignable]\n"
                 "Address=0000:00:04.0");       /* no final newline */
         assert_int_equal(c->assignable.n, 6);
         assert_int_equal(c->managed.n, 1);
         assert_int_equal(c->reserve.n, 1);
         assert_true(c->max_memlock == (UINT64_C(64) << 30));
+        assert_int_equal(c->backend, CONFIG_BACKEND_LEGACY);
         assert_int_equal(c->assignable.matches[0].line, 4);
         assert_string_equal(c->assignable.matches[3].parent, "0000:02:00.0");
 }
@@ -121,6 +128,7 @@ static void test_empty_is_deny_all(void **state) {
         _cleanup_(device_freep) Device *d = device_new(DEVICE_PCI, "0000:00:03.0");
         assert_false(config_match(&c->assignable, d, NULL));
         assert_true(c->max_memlock == 0);
+        assert_int_equal(c->backend, CONFIG_BACKEND_AUTO);
 }
 
 static Device *pci(const char *bdf, uint16_t vendor, uint16_t device, uint32_t class_code, const char *physfn) {

@@ -330,6 +330,30 @@ static void run_fds(bool hold) {
         if (!list || !(eq = strchr(list, '=')))
                 die("$IOMMUD_DEVICE_FDS is not set");
         dev = atoi(eq + 1);
+        if (getenv("IOMMUD_CONTAINER")) {
+                /* Legacy: the container is ready (groups in, type1v2 set). */
+                static int cont;
+                cont = env_int("IOMMUD_CONTAINER", true);
+                printf("ok: legacy device fd %d in container %d, groups %s, from iommud\n", dev, cont,
+                       getenv("IOMMUD_GROUP_FDS") ? getenv("IOMMUD_GROUP_FDS") : "?");
+                struct ops lo = { .device = dev, .map = leg_map, .unmap = leg_unmap, .ctx = &cont };
+                run(&lo);
+                if (hold) {
+                        uint8_t *dst = buffer(0x33);
+                        char line[64];
+                        lo.map(lo.ctx, dst, IOVA_DST + 0x10000);
+                        printf("holding\n");
+                        if (!fgets(line, sizeof(line), stdin))
+                                die("stdin closed while holding");
+                        dma(dev, EDU_BUF, IOVA_DST + 0x10000, EDU_DMA_TO_RAM);
+                        for (int i = 0; i < BUF_SIZE; i++)
+                                if (dst[i] != 0x33)
+                                        die("DMA after the lease ended reached memory at byte %d", i);
+                        printf("ok: DMA after the lease ended was blocked, buffer untouched\n");
+                        printf("fault-iova: 0x%llx\n", IOVA_DST + 0x10000);
+                }
+                return;
+        }
         c.fd = env_int("IOMMUD_IOMMUFD", true);
         ioas = env_int("IOMMUD_IOAS_ID", false);
         if (ioas >= 0) {
