@@ -956,7 +956,7 @@ static char *substitute(const char *arg, int iommufd, int container, const char 
                 else if (k == 9 && strncmp(p + 1, "container", 9) == 0 && container >= 0)
                         snprintf(val, sizeof(val), "%d", container);
                 else if (k > 6 && strncmp(p + 1, "group:", 6) == 0) {
-                        for (size_t i = 0; i < json_object_array_length(groups); i++) {
+                        for (size_t i = 0; groups && i < json_object_array_length(groups); i++) {
                                 json_object *g = json_object_array_get_idx(groups, i);
                                 if (strlen(sget(g, "id")) == k - 6 && strncmp(sget(g, "id"), p + 7, k - 6) == 0)
                                         snprintf(val, sizeof(val), "%s", sget(g, "localFd"));
@@ -1099,7 +1099,7 @@ static int cmd_claim(VarlinkClient *c, char **names, int n, char **command) {
                 setenv("IOMMUD_CONTAINER", buf, 1);
         }
         groups = json_object_object_get(reply, "groups");
-        for (size_t i = 0; i < json_object_array_length(groups); i++) {
+        for (size_t i = 0; groups && i < json_object_array_length(groups); i++) {
                 json_object *g = json_object_array_get_idx(groups, i);
                 int fd = take_reply_fd(c, g, "fd");
                 size_t len = strlen(grouplist);

@@ -954,7 +954,8 @@ static void claim_authorized(Manager *m, const ManagerError *auth_err, void *use
                         const Device *d = op_device(op, k);
                         if (!d || d->iommu_group != g->id)
                                 continue;
-                        ready = ready && d->driver && device_driver_manages_dma(d->driver) &&
+                        /* An mdev's driver is its parent's VFIO driver: only its nodes matter. */
+                        ready = ready && (d->kind == DEVICE_MDEV || (d->driver && device_driver_manages_dma(d->driver))) &&
                                 (manager_lease_backend(m) == LEASE_BACKEND_LEGACY ? d->vfio_group_node
                                                                                   : d->vfio_cdev != NULL);
                         managed = managed && manager_device_is_managed(m, d);

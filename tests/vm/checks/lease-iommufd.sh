@@ -165,4 +165,40 @@ kill $holder; wait $holder 2>/dev/null || true
 rm -f /etc/polkit-1/rules.d/50-iommud-test.rules
 wait_for 10 sh -c '[ "$(iommuctl --json leases | jq length)" = 0 ]' || fail "the lease outlived sleep"
 
+# 9. Concurrent claims for one group: exactly one wins, whatever the
+# interleaving (six processes released at one barrier).
+out=$(lease-client race 6 $edu) || { echo "$out"; fail "the race did not end with one winner"; }
+echo "$out"
+wait_for 15 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" || fail "group $g not free after the race"
+
+# 10. The kernel's own refusal, named: the group's legacy node held open.
+iommuctl prepare $edu >/dev/null || fail "prepare $edu failed"
+exec 9<>/dev/vfio/$g
+expect_rc 5 iommuctl claim --holder-pid $$ $edu
+exec 9>&-
+grep -q "cannot bind the device to iommufd: the group's legacy node (/dev/vfio/N) is open elsewhere" <<<"$err_out" \
+	|| fail "bind with /dev/vfio/$g open: $err_out"
+rc=0; out=$(iommuctl --json claim --holder-pid $$ $edu 2>/dev/null) || true
+[ "$(iommuctl --json leases | jq length)" = 1 ] && iommuctl release "$(iommuctl --json leases | jq -r '.[0].id')" >/dev/null
+wait_for 10 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" || fail "group $g not free"
+ok "/dev/vfio/$g open elsewhere: GroupNotViable with the kernel's EBUSY explained; nothing kept"
+iommuctl restore $edu >/dev/null || fail "restore $edu failed"
+
+# 11. AddDevices: an mtty mdev joins the edu's lease, under the same
+# iommufd and IOAS; RemoveDevices takes it out again.
+use_config <<CONF
+[Assignable]
+Address=$edu
+Parent=mtty
+[Managed]
+Address=$edu
+CONF
+uuid=0d5c9a3e-7b41-4d8e-9f60-3a2b1c4d5e6f
+echo $uuid > /sys/class/mdev_bus/mtty/mdev_supported_types/mtty-2/create
+wait_for 10 iommuctl show $uuid || fail "iommud did not see mdev $uuid"
+out=$(lease-client hotplug $edu $uuid) || { echo "$out"; journalctl -u iommud --no-pager | tail; fail "AddDevices/RemoveDevices failed"; }
+echo "$out"
+wait_for 15 sh -c '[ "$(iommuctl --json leases | jq length)" = 0 ]' || fail "lease left after hotplug"
+echo 1 > /sys/bus/mdev/devices/$uuid/remove
+
 use_config </dev/null
