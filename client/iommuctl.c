@@ -119,18 +119,21 @@ static const struct {
           "is managed, reserved or prepared." },
         { "reload", "reload", "Make iommud read iommud.conf(5) again. A file that does not parse\n"
           "changes nothing: the error names the file, line and problem, and the\n"
-          "policy in force stays. Root only. 'systemctl reload iommud' runs this." },
+          "policy in force stays. Root, or whom polkit allows (org.iommud.reload).\n"
+          "'systemctl reload iommud' runs this." },
         { "prepare", "prepare DEVICE... | prepare --group N",
           "Move the devices (PCI addresses, all in one IOMMU group), or every function\n"
           "of group N, to vfio-pci, so that they can be assigned. Members of the\n"
           "group that would keep it from being viable move too; bridges never do.\n"
           "Every device that moves must be allowed by iommud.conf(5), and none may be\n"
           "one the host needs. iommud records each original driver; on any failure\n"
-          "it puts the whole group back as it was. Root only." },
+          "it puts the whole group back as it was. Root, or whom polkit allows\n"
+          "(org.iommud.prepare)." },
         { "restore", "restore DEVICE... | restore --group N",
           "Give devices iommud prepared back to the drivers they had. Refused while a\n"
           "process holds a device's VFIO node open, and for devices on vfio-pci that\n"
-          "iommud did not put there. Root only." },
+          "iommud did not put there, and for a group a lease has. Root, or whom\n"
+          "polkit allows (org.iommud.prepare)." },
         { "claim", "claim [--mode MODE] [--memlock SIZE] DEVICE... -- COMMAND [ARGS...]\n"
                    "       iommuctl claim [--mode MODE] [--memlock SIZE] --holder-pid PID DEVICE...",
           "Lease the IOMMU groups of the devices (PCI addresses or mdev UUIDs). With\n"
@@ -162,7 +165,8 @@ static const struct {
           "device of the lease are released." },
         { "request-release", "request-release LEASE --reason TEXT --grace SECONDS",
           "Ask the lease's holder to give it back: Monitor clients see\n"
-          "releaseRequested; after SECONDS iommud ends the lease. Root only." },
+          "releaseRequested; after SECONDS iommud ends the lease. Root, or whom\n"
+          "polkit allows (org.iommud.release-other)." },
 };
 
 static int command_usage(const char *cmd) {
@@ -226,7 +230,8 @@ static int call(VarlinkClient *c, const char *method, json_object *params, json_
                 int code = EXIT_FAIL;
                 json_object *v;
 
-                if (strcmp(error, IFACE ".NoSuchDevice") == 0 && json_object_object_get_ex(reply, "name", &v)) {
+                if (strcmp(error, IFACE ".NoSuchDevice") == 0 && !json_object_object_get(reply, "message") &&
+                    json_object_object_get_ex(reply, "name", &v)) {
                         fprintf(stderr, "iommuctl: no device %s. 'iommuctl list' shows the devices.\n",
                                 json_object_get_string(v));
                         code = EXIT_NOT_FOUND;
@@ -249,7 +254,7 @@ static int call(VarlinkClient *c, const char *method, json_object *params, json_
                             strcmp(name, "NotPrepared") == 0 || strcmp(name, "ConfigInvalid") == 0 ||
                             strcmp(name, "GroupNotViable") == 0 || strcmp(name, "NotReady") == 0 ||
                             strcmp(name, "MemlockNotAllowed") == 0 || strcmp(name, "HolderGone") == 0 ||
-                            strcmp(name, "ModeUnavailable") == 0)
+                            strcmp(name, "ModeUnavailable") == 0 || strcmp(name, "TooManyDevices") == 0)
                                 code = EXIT_REFUSED;
                         else if (strcmp(name, "Busy") == 0 || strcmp(name, "DeviceInUse") == 0 ||
                                  strcmp(name, "GroupBusy") == 0)
@@ -381,7 +386,8 @@ static int cmd_list(VarlinkClient *c) {
                         vfio = sget(d, "vfioGroupNode");
                 device_label(d, label, sizeof(label));
                 snprintf(line, sizeof(line), "%-12s %-12s %5s  %-30s %-22s %-5s %s", sget(d, "name"),
-                         sget(d, "driver") ? sget(d, "driver") : "-", grp, assign, vfio ? vfio : "-", "-", label);
+                         sget(d, "driver") ? sget(d, "driver") : "-", grp, assign, vfio ? vfio : "-",
+                         sget(d, "lease") ? sget(d, "lease") : "-", label);
                 if (width > 0 && (int) strlen(line) > width)
                         line[width] = 0;
                 puts(line);
@@ -582,6 +588,8 @@ static int cmd_status(VarlinkClient *c) {
                 printf("%12s: %s (iommufd %s, VFIO cdev %s, legacy container %s)\n", "backend", sget(reply, "backend"),
                        bget(reply, "iommufd") ? "yes" : "no", bget(reply, "vfioCdev") ? "yes" : "no",
                        bget(reply, "legacyContainer") ? "yes" : "no");
+                if (sget(reply, "leaseBackend"))
+                        printf("%12s: through the %s backend\n", "leases", sget(reply, "leaseBackend"));
                 printf("%12s: %s\n%12s: %s\n%12s: %s\n", "devices", sget(reply, "devices"), "groups",
                        sget(reply, "groups"), "mdevs", sget(reply, "mdevs"));
                 printf("%12s: %s (%s full rescans after %s udev overruns)\n", "uevents", sget(reply, "events"),
@@ -827,7 +835,9 @@ static void print_lease(json_object *l) {
         printf("\n");
         for (size_t i = 0; i < json_object_array_length(devs); i++) {
                 json_object *d = json_object_array_get_idx(devs, i);
-                printf("  %s  group %s  %s", sget(d, "name"), sget(d, "iommuGroup"), sget(d, "vfioDevice"));
+                printf("  %s  group %s", sget(d, "name"), sget(d, "iommuGroup"));
+                if (sget(d, "vfioDevice"))
+                        printf("  %s", sget(d, "vfioDevice"));
                 if (sget(d, "devid"))
                         printf("  devid %s", sget(d, "devid"));
                 printf("\n");

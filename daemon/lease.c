@@ -58,12 +58,17 @@ const char *lease_backend_to_string(LeaseBackend b) {
         return b == LEASE_BACKEND_LEGACY ? "legacy" : "iommufd";
 }
 
+bool lease_mode_valid(LeaseBackend backend, LeaseMode mode) {
+        if ((size_t) mode >= _LEASE_MODE_MAX)
+                return false;
+        return backend == LEASE_BACKEND_LEGACY ? mode != LEASE_MODE_PARKED : mode != LEASE_MODE_ACCESS;
+}
+
 int lease_new(LeaseBackend backend, LeaseMode mode, Lease **ret) {
         Lease *l;
         struct timespec ts;
 
-        if ((size_t) mode >= _LEASE_MODE_MAX || (backend == LEASE_BACKEND_LEGACY && mode == LEASE_MODE_PARKED) ||
-            (backend == LEASE_BACKEND_IOMMUFD && mode == LEASE_MODE_ACCESS))
+        if (!lease_mode_valid(backend, mode))
                 return -EINVAL;
         l = calloc(1, sizeof(*l));
         if (!l)

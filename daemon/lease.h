@@ -111,6 +111,12 @@ int lease_mode_from_string(const char *s, LeaseMode *ret);
 /** lease_id_from_string() - exactly 16 lower-case hex digits, not all 0. */
 int lease_id_from_string(const char *s, uint64_t *ret);
 
+/** lease_mode_valid() - whether @backend offers @mode. */
+bool lease_mode_valid(LeaseBackend backend, LeaseMode mode);
+
+/* Fds one reply may carry (the varlink limit, and SCM_RIGHTS's comfort). */
+#define LEASE_REPLY_FDS_MAX 16
+
 /** lease_new() - an empty lease with a fresh random id.  -EINVAL for a
  * mode the backend has not (parked on legacy, access on iommufd). */
 int lease_new(LeaseBackend backend, LeaseMode mode, Lease **ret);

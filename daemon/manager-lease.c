@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,7 @@ typedef struct ClaimOp {
         LeaseMode mode;
         uint64_t owner;                 /* the lease id, also in the claim table */
         bool add;                       /* AddDevices to lease @owner */
+        bool backend_auto;              /* a new lease's backend is decided again at bind */
         Lease *lease;                   /* a new lease, until committed */
         int holder_pidfd;
         uint64_t memlock;
@@ -343,11 +345,12 @@ static int on_probe(sd_event_source *s, uint64_t usec, void *userdata) {
         Releasing *rel = userdata;
         Manager *m = rel->manager;
         bool was_seen = rel->seen_valid, was_busy = rel->kernel_busy;
+        pid_t was_pid = rel->seen.pid;
         uint32_t group = rel->group;
         bool restore = rel->restore;
 
         if (probe(rel) == 0) {
-                if (rel->seen_valid && (!was_seen || rel->interval >= PROBE_MAX_USEC))
+                if (rel->seen_valid && (!was_seen || rel->seen.pid != was_pid))
                         log_info("IOMMU group %u: released by iommud, still held by %s (pid %d) through %s",
                                  group, rel->seen.comm, (int) rel->seen.pid, rel->seen.path);
                 else if (rel->kernel_busy && !was_busy)
@@ -574,6 +577,11 @@ static void claim_fail(ClaimOp *op) {
         rollback_next(op);
 }
 
+static LeaseBackend op_backend(ClaimOp *op) {
+        const Lease *l = op->add ? manager_get_lease(op->manager, op->owner) : op->lease;
+        return l ? l->backend : manager_lease_backend(op->manager);
+}
+
 static const Device *op_device(ClaimOp *op, size_t i) {
         return registry_get_device(op->manager->registry, op->names[i]);
 }
@@ -654,9 +662,36 @@ static void claim_bind(ClaimOp *op) {
                         claim_fail(op);
                         return;
                 }
+                /* Preparing may have loaded vfio just now, and with it the
+                 * cdevs that decide the automatic choice. */
+                if (op->backend_auto && manager_lease_backend(m) != l->backend) {
+                        LeaseBackend b = manager_lease_backend(m);
+                        if (!lease_mode_valid(b, l->mode)) {
+                                set_error(&op->err, "ModeUnavailable", NULL,
+                                          "mode %s is not offered by the %s backend this host leases through",
+                                          lease_mode_to_string(l->mode), lease_backend_to_string(b));
+                                claim_fail(op);
+                                return;
+                        }
+                        l->backend = b;
+                }
                 r = lease_open(l, &f);
                 if (r < 0) {
                         bind_error(op, NULL, &f, r);
+                        claim_fail(op);
+                        return;
+                }
+        }
+        /* Everything handed out must fit in one reply. */
+        {
+                size_t fds = l->mode == LEASE_MODE_ACCESS ? 0 : op->n + (op->add ? 0 : 1);
+                if (l->backend == LEASE_BACKEND_LEGACY && l->mode == LEASE_MODE_BOUND)
+                        fds += op->n_groups;
+                if (fds > LEASE_REPLY_FDS_MAX) {
+                        set_error(&op->err, "TooManyDevices", NULL,
+                                  "%zu devices in %zu groups need %zu fds, more than one reply carries (%d): claim "
+                                  "fewer and add the rest with AddDevices",
+                                  op->n, op->n_groups, fds, LEASE_REPLY_FDS_MAX);
                         claim_fail(op);
                         return;
                 }
@@ -705,7 +740,7 @@ static void claim_bind(ClaimOp *op) {
                         claim_fail(op);
                         return;
                 }
-                l->memlock = MAX(before, op->memlock);
+                l->memlock = before == (uint64_t) RLIM_INFINITY ? 0 : MAX(before, op->memlock);
         }
 
         /* Granted. */
@@ -780,6 +815,7 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
 
                 if (!l)
                         goto refuse;
+                refresh_holder(m, l);
                 if (!lease_is_callers(l, caller)) {
                         snprintf(err.lease, sizeof(err.lease), "%s", l->id_string);
                         set_error(&err, "PermissionDenied", NULL,
@@ -843,6 +879,7 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
         if (!op->add) {
                 LeaseBackend backend = manager_lease_backend(m);
 
+                op->backend_auto = m->config->backend == CONFIG_BACKEND_AUTO;
                 r = lease_new(backend, op->mode, &op->lease);
                 if (r == -EINVAL) {
                         set_error(&err, "ModeUnavailable", NULL,
@@ -956,8 +993,8 @@ static void claim_authorized(Manager *m, const ManagerError *auth_err, void *use
                                 continue;
                         /* An mdev's driver is its parent's VFIO driver: only its nodes matter. */
                         ready = ready && (d->kind == DEVICE_MDEV || (d->driver && device_driver_manages_dma(d->driver))) &&
-                                (manager_lease_backend(m) == LEASE_BACKEND_LEGACY ? d->vfio_group_node
-                                                                                  : d->vfio_cdev != NULL);
+                                (op_backend(op) == LEASE_BACKEND_LEGACY ? d->vfio_group_node
+                                                                        : d->vfio_cdev != NULL);
                         managed = managed && manager_device_is_managed(m, d);
                 }
                 if (!g) {
@@ -1113,10 +1150,16 @@ static void lease_op_run(Manager *m, const ManagerError *auth_err, void *userdat
         case LEASE_OP_REMOVE_DEVICES:
                 r = remove_devices(m, l, op, &err);
                 break;
-        case LEASE_OP_RELEASE:
-                manager_end_lease(m, l, op->admin ? "released by an administrator" : "released by its holder");
+        case LEASE_OP_RELEASE: {
+                char why[64];
+                snprintf(why, sizeof(why), "released by %s (uid %u)",
+                         op->uid == l->holder.uid ? "its holder" : op->uid == l->owner.uid ? "whoever asked for it"
+                         : op->admin && op->uid != 0 ? "another user polkit allowed" : "an administrator",
+                         (unsigned) op->uid);
+                manager_end_lease(m, l, why);
                 l = NULL;
                 break;
+        }
         case LEASE_OP_REQUEST_RELEASE:
                 r = request_release(m, l, op, &deadline);
                 if (r < 0)
@@ -1145,6 +1188,7 @@ static int lease_op_start(Manager *m, const ManagerCaller *caller, LeaseOp *op, 
                 lease_op_free(op);
                 return 0;
         }
+        refresh_holder(m, l);
         if (!admin_only && lease_is_callers(l, caller)) {
                 lease_op_run(m, NULL, op);
                 return 0;

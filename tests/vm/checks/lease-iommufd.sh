@@ -50,6 +50,14 @@ grep -q "ok: DMA round trip" <<<"$out" || { echo "$out"; fail "no DMA through th
 ok "parked: uid 1000 bound the fd to the lease's iommufd and did DMA"
 wait_for 10 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" || fail "group $g not free after the parked lease"
 
+# 2b. A holder that became uid 1000 after the claim (iommuctl ran as
+# root) releases its own lease: it is its holder now, polkit is not asked.
+out=$(iommuctl claim $edu -- setpriv --reuid=1000 --regid=1000 --clear-groups sh -c 'iommuctl release $IOMMUD_LEASE' 2>&1) \
+	|| { echo "$out"; fail "the holder could not release its own lease"; }
+journalctl -u iommud --no-pager | grep -q "ended: released by its holder (uid 1000)" || fail "no 'released by its holder (uid 1000)' line"
+ok "a holder that turned uid 1000 after its claim released its own lease"
+wait_for 10 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" || fail "group $g not free"
+
 # 3. one owner per group: a second claim is refused, naming the holder.
 sleep 300 & holder=$!
 iommuctl claim --holder-pid $holder $edu >/dev/null || fail "claim for pid $holder failed"
