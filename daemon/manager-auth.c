@@ -43,6 +43,11 @@ typedef struct AuthCheck {
         char device[64];
 } AuthCheck;
 
+static int on_deferred_finish(sd_event_source *s, void *userdata) {
+        batch_finish(userdata);
+        return 0;
+}
+
 static void on_verdict(int result, bool challenge, const char *error_message, void *userdata) {
         AuthCheck *c = userdata;
         AuthBatch *b = c->batch;
@@ -133,6 +138,8 @@ int manager_authorize(Manager *m, const ManagerCaller *caller, const ManagerAuth
                         DETAIL(POLKIT_DETAIL_DEVICE_ID, hex(device_id, sizeof(device_id), d->device_id, 4));
                         DETAIL(POLKIT_DETAIL_CLASS, hex(cls, sizeof(cls), d->class_code, 6));
                 }
+                if (d && d->kind == DEVICE_MDEV && d->mdev_type)
+                        DETAIL(POLKIT_DETAIL_MDEV_TYPE, d->mdev_type);
                 if (d) {
                         DETAIL(POLKIT_DETAIL_DRIVER, d->driver ? d->driver : "");
                         if (d->iommu_group >= 0) {
@@ -161,9 +168,14 @@ int manager_authorize(Manager *m, const ManagerCaller *caller, const ManagerAuth
                         /* Not asked: a denial, reported like any other. */
                         on_verdict(r, false, "cannot start the polkit check", c);
         }
-        /* The extra count taken above. */
-        if (--b->pending == 0)
-                batch_finish(b);
+        /* The extra count taken above.  Every check may have failed at
+         * once: answer from the event loop all the same, so that for a
+         * caller who is not root @done never runs before this returns. */
+        if (--b->pending == 0) {
+                r = sd_event_add_defer(m->event, NULL, on_deferred_finish, b);
+                if (r < 0)
+                        batch_finish(b);
+        }
         return 0;
 }
 

@@ -65,7 +65,8 @@ bool manager_policy_verdict(Manager *m, const Device *d, char *reason, size_t si
 void manager_annotate_device(Manager *m, const Device *d, json_object *o);
 
 /* manager-auth.c: whether @caller may do @req; @done is called exactly
- * once (at once for root, else when polkit answered); -ENOMEM only. */
+ * once: at once for root, else from the event loop when polkit answered
+ * (never before this returns); -ENOMEM only. */
 typedef void (*ManagerAuthDone)(Manager *m, const ManagerError *err, void *userdata);
 typedef struct ManagerAuthRequest {
         const char *action;             /* POLKIT_ACTION_* */

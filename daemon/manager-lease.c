@@ -73,6 +73,7 @@ typedef struct ClaimOp {
         LeaseMode mode;
         uint64_t owner;                 /* the lease id, also in the claim table */
         bool add;                       /* AddDevices to lease @owner */
+        bool cancelled;                 /* the caller went away */
         bool backend_auto;              /* a new lease's backend is decided again at bind */
         Lease *lease;                   /* a new lease, until committed */
         int holder_pidfd;
@@ -589,6 +590,7 @@ static const Device *op_device(ClaimOp *op, size_t i) {
 static void claim_bind(ClaimOp *op);
 static void claim_prepare_next(ClaimOp *op);
 static void claim_authorized(Manager *m, const ManagerError *auth_err, void *userdata);
+static bool claim_cancelled(ClaimOp *op);
 
 static void claim_prepared(Manager *m, const ManagerError *err, json_object *result, void *userdata) {
         ClaimOp *op = userdata;
@@ -601,6 +603,10 @@ static void claim_prepared(Manager *m, const ManagerError *err, json_object *res
                 return;
         }
         op->prepared[op->n_prepared++] = op->groups[op->next++];
+        if (claim_cancelled(op)) {
+                claim_fail(op);
+                return;
+        }
         claim_prepare_next(op);
 }
 
@@ -645,6 +651,10 @@ static void claim_bind(ClaimOp *op) {
         Lease *l;
         int r;
 
+        if (claim_cancelled(op)) {
+                claim_fail(op);
+                return;
+        }
         if (op->add) {
                 l = manager_get_lease(m, op->owner);
                 if (!l) {
@@ -780,8 +790,25 @@ static void claim_bind(ClaimOp *op) {
         claim_finish(op);
 }
 
+void manager_claim_cancel(ManagerClaim *op) {
+        if (op && !op->cancelled) {
+                log_info("Claim: the caller (pid %d, uid %u) went away; stopping at the next step",
+                         (int) op->caller.pid, (unsigned) op->caller.uid);
+                op->cancelled = true;
+        }
+}
+
+/* The caller went away meanwhile: nothing must be granted to nobody
+ * (the class of CVE-2021-3560).  Sets the error; the caller undoes. */
+static bool claim_cancelled(ClaimOp *op) {
+        if (!op->cancelled)
+                return false;
+        set_error(&op->err, "Cancelled", NULL, "the caller went away before the claim was granted");
+        return true;
+}
+
 int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimRequest *req, ManagerClaimDone done,
-                  void *userdata) {
+                  void *userdata, ManagerClaim **ret_claim) {
         ClaimOp *op;
         ManagerError err = { .group = -1 };
         char reason[512];
@@ -931,11 +958,20 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
                 };
                 for (size_t i = 0; i < ar.n_devices; i++)
                         ptrs[i] = op->names[i];
+                bool root = caller->uid == 0;
+
                 r = manager_authorize(m, caller, &ar, claim_authorized, op);
                 if (r < 0) {
                         claim_op_free(op);
                         return r;
                 }
+                /* Root is answered at once, and op may be gone by now;
+                 * anyone else waits for polkit, which is the window in
+                 * which a caller going away must stop the claim.  (A root
+                 * caller's claim stops when its holder, by default the
+                 * caller, turns out gone before the bind.) */
+                if (ret_claim)
+                        *ret_claim = root ? NULL : op;
         }
         return 0;
 
@@ -952,8 +988,9 @@ static void claim_authorized(Manager *m, const ManagerError *auth_err, void *use
         uint32_t conflict;
         int r;
 
-        if (auth_err) {
-                op->err = *auth_err;
+        if (auth_err || claim_cancelled(op)) {
+                if (auth_err)
+                        op->err = *auth_err;
                 op->failed = true;
                 claim_finish(op);
                 return;

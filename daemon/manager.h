@@ -19,6 +19,7 @@
 
 typedef struct Manager Manager;
 typedef struct ManagerWatch ManagerWatch;
+typedef struct ClaimOp ManagerClaim;
 
 typedef struct ManagerOptions {
         const char *varlink_socket;     /* path to bind when not socket-activated */
@@ -150,7 +151,13 @@ typedef void (*ManagerClaimDone)(Manager *m, const ManagerError *err, const Leas
  * was changed (every group prepared for it restored, every file closed).
  * Returns -ENOMEM only (then @done is not called). */
 int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimRequest *req, ManagerClaimDone done,
-                  void *userdata);
+                  void *userdata, ManagerClaim **ret_claim);
+
+/** manager_claim_cancel() - the caller went away: the claim stops at its
+ * next step and undoes what it did (@done is still called, with the
+ * error Cancelled).  @claim is valid from manager_claim() until @done
+ * runs; the caller must forget it then. */
+void manager_claim_cancel(ManagerClaim *claim);
 
 /* The outcome of RemoveDevices, Release and RequestRelease: @err NULL on
  * success, with @lease as it is afterwards (NULL once it ended) and, for

@@ -60,6 +60,7 @@ typedef struct PolkitQuery PolkitQuery;
 #define POLKIT_DETAIL_CLASS             "class"         /* "030200": 6 hex digits */
 #define POLKIT_DETAIL_IOMMU_GROUP       "iommu_group"   /* "7" */
 #define POLKIT_DETAIL_DRIVER            "driver"        /* the driver bound now, "" if none */
+#define POLKIT_DETAIL_MDEV_TYPE         "mdev_type"     /* an mdev's type ("mtty-2"); absent for PCI functions */
 #define POLKIT_DETAIL_MODE              "mode"          /* how it is to be handed over, as the request names it */
 
 /* The default call timeouts. */

@@ -401,10 +401,25 @@ static int get_lease_id(json_object *params, const char **ret) {
         return r < 0 ? r : 0;
 }
 
+/* A Claim or AddDevices under way, so that the client going away can
+ * stop it.  Freed with the call's last reference... by claim_done. */
+typedef struct ClaimCall {
+        VarlinkCall *call;
+        ManagerClaim *claim;    /* NULL once done, or for root */
+} ClaimCall;
+
+static void claim_call_cancelled(VarlinkCall *c, void *userdata) {
+        ClaimCall *cc = userdata;
+
+        if (cc->claim)
+                manager_claim_cancel(cc->claim);
+}
+
 /* The reply of Claim and AddDevices: the lease, and the fds. */
 static void claim_done(Manager *m, const ManagerError *err, const Lease *l, const size_t *added, size_t n_added,
                        void *userdata) {
-        VarlinkCall *c = userdata;
+        ClaimCall *cc = userdata;
+        VarlinkCall *c = cc->call;
         json_object *o = NULL, *a;
         bool add = strcmp(varlink_call_get_method(c), IFACE ".AddDevices") == 0;
         int r, idx;
@@ -478,7 +493,9 @@ fail:
         json_object_put(o);
         (void) varlink_call_reply_error(c, "org.varlink.service.InternalError", NULL);
 out:
+        varlink_call_set_cancel_callback(c, NULL, NULL);
         varlink_call_unref(c);
+        free(cc);
 }
 
 static int method_claim(VarlinkCall *c, json_object *params, void *userdata) {
@@ -486,6 +503,8 @@ static int method_claim(VarlinkCall *c, json_object *params, void *userdata) {
         char names[CLAIM_DEVICES_MAX][UUID_STRING_MAX];
         const char *ptrs[CLAIM_DEVICES_MAX];
         ManagerClaimRequest req = { .holder_pidfd = -EBADF };
+        ManagerClaim *claim = NULL;
+        ClaimCall *cc;
         ManagerCaller caller;
         const char *mode = NULL, *lease = NULL;
         bool add = strcmp(varlink_call_get_method(c), IFACE ".AddDevices") == 0;
@@ -543,12 +562,29 @@ static int method_claim(VarlinkCall *c, json_object *params, void *userdata) {
         req.n = n;
         req.memlock = (uint64_t) memlock;
         req.lease = lease;
-        varlink_call_ref(c);
-        r = manager_claim(m, &caller, &req, claim_done, c);
+        cc = calloc(1, sizeof(*cc));
+        if (!cc) {
+                caller_done(&caller);
+                safe_close(req.holder_pidfd);
+                return -ENOMEM;
+        }
+        cc->call = varlink_call_ref(c);
+        /* Set before the claim: a root claim may be answered (and cc
+         * freed) within manager_claim(), and then no cancel can come. */
+        varlink_call_set_cancel_callback(c, claim_call_cancelled, cc);
+        r = manager_claim(m, &caller, &req, claim_done, cc, &claim);
         caller_done(&caller);
-        if (r < 0)
+        if (r < 0) {
+                varlink_call_set_cancel_callback(c, NULL, NULL);
                 varlink_call_unref(c);
-        return r;
+                free(cc);
+                return r;
+        }
+        /* Still under way (it waits for polkit): the client going away
+         * stops it.  Otherwise cc is already gone. */
+        if (claim)
+                cc->claim = claim;
+        return 0;
 }
 
 /* The reply of RemoveDevices, Release and RequestRelease. */
