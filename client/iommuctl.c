@@ -83,6 +83,7 @@ static int help(void) {
                "  -j --json            Print JSON (field names: iommuctl(1))\n"
                "     --group N         prepare/restore: every function of IOMMU group N\n"
                "     --mode MODE       claim: bound (default), parked or access\n"
+               "     --parked, --access  claim: --mode parked, --mode access\n"
                "     --memlock SIZE    claim: raise the holder's RLIMIT_MEMLOCK (512M, 8G)\n"
                "     --holder-pid PID  claim: the process the lease follows\n"
                "     --reason TEXT, --grace SECONDS\n"
@@ -140,22 +141,25 @@ static const struct {
           "COMMAND, iommuctl becomes COMMAND (exec, same process), which holds the\n"
           "lease: it ends when COMMAND exits. COMMAND inherits the fds, and these\n"
           "words in its arguments are replaced: {iommufd} by the iommufd's number,\n"
-          "{fd:DEVICE} by DEVICE's fd, {ioas} by the IOAS id (bound mode), {lease}\n"
-          "by the lease id; on the legacy backend {container} and {group:N}. The\n"
+          "{DEVICE} or {fd:DEVICE} by DEVICE's fd, {ioas} by the IOAS id (bound\n"
+          "mode), {lease} by the lease id; on the legacy backend {container} and\n"
+          "{group:N}. The\n"
           "environment gets IOMMUD_LEASE, IOMMUD_IOMMUFD, IOMMUD_IOAS_ID,\n"
           "IOMMUD_DEVICE_FDS (DEVICE=FD, space-separated), IOMMUD_CONTAINER and\n"
           "IOMMUD_GROUP_FDS (N=FD). Modes: bound (default) and parked on the\n"
           "iommufd backend; bound and access (no fds: the holder's uid may open\n"
           "/dev/vfio/N while the lease lasts) on the legacy one.\n"
-          "For QEMU use --mode parked:\n"
-          "  iommuctl claim --mode parked --memlock 4G 0000:01:00.0 -- \\\n"
+          "--parked and --access are --mode parked and --mode access. For QEMU:\n"
+          "  iommuctl claim --parked --memlock 4G 0000:01:00.0 -- \\\n"
           "    qemu-system-x86_64 -object iommufd,id=i0,fd={iommufd} \\\n"
-          "    -device vfio-pci,iommufd=i0,fd={fd:0000:01:00.0} ...\n"
+          "    -device vfio-pci,iommufd=i0,fd={0000:01:00.0} ...\n"
           "With --holder-pid, the lease follows that running process and only its\n"
           "description is printed (the fds stay with iommud and the holder gets\n"
           "none: for management stacks that pass fds themselves, use the Claim\n"
           "method). --memlock raises the holder's RLIMIT_MEMLOCK, up to MaxMemlock=." },
-        { "leases", "leases", "Every lease: id, holder process, mode, devices, and a release request." },
+        { "leases", "leases", "Every lease: id, holder process, mode, devices, and a release request.\n"
+          "'iommuctl claims' is the same." },
+        { "claims", "claims", "The same as 'iommuctl leases'." },
         { "release", "release LEASE",
           "End the lease now: every device's DMA is cut and iommud's references are\n"
           "closed; each group is free again once no process holds its devices. The\n"
@@ -999,8 +1003,20 @@ static char *substitute(const char *arg, int iommufd, int container, const char 
                                 return NULL;
                         }
                 } else {
-                        *o++ = *p++;
-                        continue;
+                        /* {DEVICE}: the device's fd, as {fd:DEVICE}. */
+                        char want[UUID_STRING_MAX], name[80];
+                        snprintf(name, sizeof(name), "%.*s", (int) k, p + 1);
+                        if (k < sizeof(name) && (pci_address_canonicalize(name, want) >= 0 ||
+                                                 uuid_canonicalize(name, want) >= 0))
+                                for (size_t i = 0; devs && i < json_object_array_length(devs); i++) {
+                                        json_object *d = json_object_array_get_idx(devs, i);
+                                        if (strcmp(sget(d, "name"), want) == 0 && sget(d, "localFd"))
+                                                snprintf(val, sizeof(val), "%s", sget(d, "localFd"));
+                                }
+                        if (!val[0]) {
+                                *o++ = *p++;
+                                continue;
+                        }
                 }
                 memcpy(o, val, strlen(val));
                 o += strlen(val);
@@ -1167,7 +1183,7 @@ static int cmd_claim(VarlinkClient *c, char **names, int n, char **command) {
 
 int main(int argc, char **argv) {
         enum { ARG_VERSION = 0x100, ARG_SOCKET, ARG_GROUP, ARG_MODE, ARG_MEMLOCK, ARG_HOLDER_PID, ARG_REASON,
-               ARG_GRACE };
+               ARG_GRACE, ARG_PARKED, ARG_ACCESS };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -1175,6 +1191,8 @@ int main(int argc, char **argv) {
                 { "socket", required_argument, NULL, ARG_SOCKET },
                 { "group", required_argument, NULL, ARG_GROUP },
                 { "mode", required_argument, NULL, ARG_MODE },
+                { "parked", no_argument, NULL, ARG_PARKED },
+                { "access", no_argument, NULL, ARG_ACCESS },
                 { "memlock", required_argument, NULL, ARG_MEMLOCK },
                 { "holder-pid", required_argument, NULL, ARG_HOLDER_PID },
                 { "reason", required_argument, NULL, ARG_REASON },
@@ -1215,8 +1233,16 @@ int main(int argc, char **argv) {
                         arg_group = optarg;
                         break;
                 case ARG_MODE:
-                        arg_mode = optarg;
+                case ARG_PARKED:
+                case ARG_ACCESS: {
+                        const char *m = opt == ARG_MODE ? optarg : opt == ARG_PARKED ? "parked" : "access";
+                        if (arg_mode && strcmp(arg_mode, m) != 0) {
+                                fprintf(stderr, "iommuctl: give one mode (--mode, --parked or --access).\n");
+                                return EXIT_USAGE;
+                        }
+                        arg_mode = m;
                         break;
+                }
                 case ARG_MEMLOCK:
                         arg_memlock = optarg;
                         break;
@@ -1253,7 +1279,7 @@ int main(int argc, char **argv) {
         } cmds[] = {
                 { "list", 0 }, { "show", 1 }, { "groups", 0 }, { "group", 1 },
                 { "mdev-types", 0 }, { "monitor", 0 }, { "status", 0 }, { "policy", 0 }, { "reload", 0 },
-                { "prepare", -1 }, { "restore", -1 }, { "claim", -2 }, { "leases", 0 }, { "release", 1 },
+                { "prepare", -1 }, { "restore", -1 }, { "claim", -2 }, { "leases", 0 }, { "claims", 0 }, { "release", 1 },
                 { "remove-devices", -3 }, { "request-release", 1 },
         };
         size_t i;
@@ -1328,7 +1354,7 @@ int main(int argc, char **argv) {
                 return cmd_rebind(c, cmd[0] == 'r', argv + optind + 1, argc - optind - 1);
         if (strcmp(cmd, "claim") == 0)
                 return cmd_claim(c, argv + optind + 1, argc - optind - 1, command);
-        if (strcmp(cmd, "leases") == 0)
+        if (strcmp(cmd, "leases") == 0 || strcmp(cmd, "claims") == 0)
                 return cmd_leases(c);
         if (strcmp(cmd, "release") == 0)
                 return cmd_release(c, argv[optind + 1]);

@@ -173,9 +173,134 @@ static void test_random_interleavings(void **state) {
         }
 }
 
+/* Every interleaving of two claims (A takes group 1, B groups 1 and 2;
+ * each begins, then commits or aborts) and a release (the release of
+ * whichever claim holds group 1, then the kernel reporting it free),
+ * with every commit/abort choice: 90 orders x 4 choices.  A model says
+ * what each step must do; the table must agree after every step. */
+enum { A_BEGIN, A_END, B_BEGIN, B_END, R_RELEASE, R_SETTLE };
+
+typedef struct Model {
+        ClaimState state[3];
+        uint64_t owner[3];
+        bool began[2];
+} Model;
+
+static void check_model(const ClaimTable *t, const Model *mo) {
+        for (uint32_t g = 1; g <= 2; g++) {
+                uint64_t owner;
+                assert_int_equal(claim_get(t, g, &owner), mo->state[g]);
+                assert_true(owner == mo->owner[g]);
+        }
+}
+
+static void run_schedule(const int *steps, unsigned choices) {
+        static const uint32_t groups_a[] = { 1 }, groups_b[] = { 1, 2 };
+        Model mo = { 0 };
+        ClaimTable *t;
+
+        assert_int_equal(claim_table_new(&t), 0);
+        for (size_t i = 0; i < 6; i++) {
+                int st = steps[i];
+                int who = st == A_BEGIN || st == A_END ? 0 : 1;
+                uint64_t id = who == 0 ? 0xa : 0xb;
+                const uint32_t *gs = who == 0 ? groups_a : groups_b;
+                size_t ng = who == 0 ? 1 : 2;
+                bool commit = (choices >> who) & 1;
+
+                switch (st) {
+                case A_BEGIN:
+                case B_BEGIN: {
+                        bool free_all = true;
+                        uint32_t conflict = 0;
+                        for (size_t k = 0; k < ng; k++)
+                                free_all = free_all && mo.state[gs[k]] == CLAIM_FREE;
+                        int r = claim_begin(t, gs, ng, id, &conflict);
+                        if (free_all) {
+                                assert_int_equal(r, 0);
+                                mo.began[who] = true;
+                                for (size_t k = 0; k < ng; k++) {
+                                        mo.state[gs[k]] = CLAIM_CLAIMING;
+                                        mo.owner[gs[k]] = id;
+                                }
+                        } else {
+                                assert_int_equal(r, -EBUSY);
+                                assert_int_not_equal(mo.state[conflict], CLAIM_FREE);
+                        }
+                        break;
+                }
+                case A_END:
+                case B_END:
+                        if (!mo.began[who])
+                                break;
+                        if (commit)
+                                assert_int_equal(claim_commit(t, id), ng);
+                        else
+                                assert_int_equal(claim_abort(t, id), ng);
+                        for (size_t k = 0; k < ng; k++) {
+                                mo.state[gs[k]] = commit ? CLAIM_HELD : CLAIM_FREE;
+                                mo.owner[gs[k]] = commit ? id : 0;
+                        }
+                        mo.began[who] = false;
+                        break;
+                case R_RELEASE:
+                        if (mo.state[1] == CLAIM_HELD) {
+                                uint64_t o = mo.owner[1];
+                                assert_int_equal(claim_release(t, 1, o == 0xa ? 0xb : 0xa), -ESRCH);
+                                assert_int_equal(claim_release(t, 1, o), 0);
+                                mo.state[1] = CLAIM_RELEASING;
+                        } else {
+                                assert_int_equal(claim_release(t, 1, 0xa), -ESRCH);
+                                assert_int_equal(claim_release(t, 1, 0xb), -ESRCH);
+                        }
+                        break;
+                case R_SETTLE:
+                        if (mo.state[1] == CLAIM_RELEASING) {
+                                assert_int_equal(claim_settle(t, 1), 0);
+                                mo.state[1] = CLAIM_FREE;
+                                mo.owner[1] = 0;
+                        } else
+                                assert_int_equal(claim_settle(t, 1), -ESRCH);
+                        break;
+                }
+                check_model(t, &mo);
+                /* Never two owners: B holding or claiming group 1 means A does not. */
+                assert_false(mo.state[1] != CLAIM_FREE && mo.owner[1] == 0);
+        }
+        claim_table_free(t);
+}
+
+static void test_every_interleaving(void **state) {
+        /* Each actor's two steps in order; every merge of the three. */
+        unsigned orders = 0, schedules = 0;
+        int seq[6];
+
+        for (unsigned mask = 0; mask < 729; mask++) {   /* 3^6 assignments of actors to slots */
+                unsigned m = mask, count[3] = { 0 };
+                bool ok = true;
+                for (int i = 0; i < 6; i++) {
+                        unsigned actor = m % 3;
+                        m /= 3;
+                        if (count[actor] == 2) {
+                                ok = false;
+                                break;
+                        }
+                        seq[i] = (int) (actor * 2 + count[actor]++);
+                }
+                if (!ok)
+                        continue;
+                orders++;
+                for (unsigned choices = 0; choices < 4; choices++, schedules++)
+                        run_schedule(seq, choices);
+        }
+        assert_int_equal(orders, 90);
+        assert_int_equal(schedules, 360);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_single_steps),
+                cmocka_unit_test(test_every_interleaving),
                 cmocka_unit_test(test_random_interleavings),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,10 +12,12 @@
 edu=0000:00:03.0 edu2=0000:01:01.0
 g=$(group_of $edu)
 
+nic=0000:00:04.0 vnet=0000:01:02.0
 use_config <<CONF
 [Assignable]
 Address=$edu
 Address=$edu2
+Address=$nic
 [Managed]
 Address=$edu
 [Limits]
@@ -106,6 +108,32 @@ wait_for 15 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" |
 ok "group $g free once the holder closed its fds"
 rm -f /tmp/lease-in /tmp/lease-out
 
+# 4b. The holder forks a child that keeps the fds and is SIGKILLed: the
+# lease ends, the group stays releasing (DMA cut) until the child exits,
+# then a new client gets it.
+mkfifo /tmp/fork-in
+(iommuctl claim $edu -- setpriv --reuid=1000 --regid=1000 --clear-groups \
+	sh -c 'edu-dma fds --hold </tmp/fork-in >/tmp/fork-out 2>&1 & exec sleep 300' &)
+exec 7>/tmp/fork-in
+wait_for 60 grep -q holding /tmp/fork-out || { cat /tmp/fork-out; fail "the child did not get to hold"; }
+holder=$(iommuctl --json leases | jq -r '.[0].holder.pid')
+[ "$(cat /proc/$holder/comm)" = sleep ] || fail "the holder is $(cat /proc/$holder/comm), not the sleeping parent"
+kill -KILL $holder
+wait_for 10 sh -c '[ "$(iommuctl --json leases | jq length)" = 0 ]' || fail "the lease outlived its SIGKILLed holder"
+wait_for 5 sh -c "iommuctl --json group $g | jq -e '.claim == \"releasing\" and (.releaseHeldBy | test(\"edu-dma\"))'" \
+	|| fail "group $g not releasing, held by the child: $(iommuctl --json group $g)"
+expect_rc 6 iommuctl claim --holder-pid $$ $edu
+echo go >&7; exec 7>&-
+wait_for 30 grep -q "ok: DMA after the lease ended was blocked" /tmp/fork-out || { cat /tmp/fork-out; fail "the child's DMA was not cut"; }
+wait_for 15 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" || fail "group $g not free after the child exited"
+sleep 300 & holder=$!
+iommuctl claim --holder-pid $holder $edu >/dev/null || fail "a new client could not get group $g"
+kill $holder; wait $holder 2>/dev/null || true
+ok "holder SIGKILLed, child kept the fds: releasing and DMA cut until the child exited, then a new client got it"
+rm -f /tmp/fork-in /tmp/fork-out
+wait_for 10 sh -c '[ "$(iommuctl --json leases | jq length)" = 0 ]' || fail "lease left"
+wait_for 10 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" || fail "group $g not free"
+
 # 5. RequestRelease: Monitor tells; the grace runs out; the lease ends.
 sleep 300 & holder=$!
 iommuctl claim --holder-pid $holder $edu >/dev/null || fail "claim for pid $holder failed"
@@ -123,6 +151,17 @@ ok "RequestRelease: Monitor showed it with the reason; the lease ended after 2 s
 wait_for 10 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" || fail "group $g not free"
 
 # 6. memlock: raised for the holder within MaxMemlock; beyond it refused.
+# The negative control first: uid 1000 cannot pin 16 MiB with the
+# default limit (8 MiB), charged to itself (per-process accounting).
+rc=0; out=$(iommuctl claim $edu -- setpriv --reuid=1000 --regid=1000 --clear-groups edu-dma fds --map-mib 16 2>&1) || rc=$?
+[ $rc != 0 ] && grep -q "IOMMU_IOAS_MAP of 16 MiB: Cannot allocate memory" <<<"$out" \
+	|| { echo "$out"; fail "16 MiB pinned without --memlock (exit $rc)"; }
+wait_for 10 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" || fail "group $g not free"
+out=$(iommuctl claim --memlock 32M $edu -- setpriv --reuid=1000 --regid=1000 --clear-groups edu-dma fds --map-mib 16 2>&1) \
+	|| { echo "$out"; fail "claim --memlock 32M + 16 MiB map failed"; }
+grep -q "ok: mapped and pinned 16 MiB" <<<"$out" && grep -q "ok: DMA round trip" <<<"$out" || { echo "$out"; fail "no 16 MiB map with --memlock"; }
+ok "memlock: uid 1000 pinning 16 MiB fails with ENOMEM by default, succeeds with --memlock 32M"
+wait_for 10 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" || fail "group $g not free"
 out=$(iommuctl claim --memlock 32M $edu -- setpriv --reuid=1000 --regid=1000 --clear-groups sh -c 'ulimit -l') \
 	|| fail "claim --memlock 32M failed"
 [ "$out" = 32768 ] || fail "the holder's memlock limit is $out KiB, not 32768"
@@ -136,7 +175,8 @@ grep -q "MaxMemlock" <<<"$err_out" || fail "memlock refusal: $err_out"
 expect_rc 5 as_user iommuctl claim $edu -- true
 grep -q "uid 1000 may not claim $edu: polkit action org.iommud.claim" <<<"$err_out" || fail "uid 1000's claim: $err_out"
 expect_rc 5 iommuctl claim $edu2 -- true
-grep -q "prepare" <<<"$err_out" || fail "claim of an unprepared device: $err_out"
+grep -q "IOMMU group [0-9]* cannot be handed out: $vnet is on virtio-pci" <<<"$err_out" \
+	|| fail "claim of the bridged edu with virtio-net on its driver: $err_out"
 [ "$(pci_snapshot)" = "$before" ] || fail "refused claims changed sysfs"
 [ "$(lease_count)" = 0 ] || fail "a refused claim left a lease"
 ok "refused without change: memlock over MaxMemlock, uid 1000 (polkit), an unprepared unmanaged device"
@@ -160,6 +200,9 @@ grep -q "ok: DMA round trip" <<<"$out" || { echo "$out"; fail "uid 1000 did no D
 ok "a polkit rule (uid 1000, vendor 1234, bound) lets uid 1000 claim $edu itself and do DMA"
 expect_rc 5 as_user iommuctl claim --mode parked $edu -- true
 grep -q "polkit action org.iommud.claim" <<<"$err_out" || fail "parked mode is not in the rule, yet: $err_out"
+expect_rc 5 as_user iommuctl claim $nic -- true
+grep -q "uid 1000 may not claim $nic: polkit action org.iommud.claim" <<<"$err_out" || fail "e1000e (8086) for uid 1000: $err_out"
+ok "the same rule denies uid 1000 the e1000e (vendor 8086) and parked mode"
 wait_for 10 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" || fail "group $g not free"
 sleep 300 & holder=$!
 iommuctl claim --holder-pid $holder $edu >/dev/null || fail "root's claim failed"
@@ -172,6 +215,44 @@ ok "uid 1000 may not release or ask for root's lease (org.iommud.release-other)"
 kill $holder; wait $holder 2>/dev/null || true
 rm -f /etc/polkit-1/rules.d/50-iommud-test.rules
 wait_for 10 sh -c '[ "$(iommuctl --json leases | jq length)" = 0 ]' || fail "the lease outlived sleep"
+
+# 8b. The example rules file, as shipped: members of group kvm may claim
+# what iommud.conf marks assignable.
+getent group kvm >/dev/null || groupadd kvm
+usermod -aG kvm "$user"
+cp /usr/share/doc/iommud/examples/50-iommud-kvm.rules.example /etc/polkit-1/rules.d/50-iommud-kvm.rules
+wait_for 10 claim_as_user || { as_user iommuctl claim $edu -- true; fail "the example rule does not let kvm's uid 1000 claim"; }
+expect_rc 5 as_user iommuctl claim $vnet -- true
+grep -q "NotAllowed\|not allowed\|iommud.conf" <<<"$err_out" || fail "a device the policy does not list: $err_out"
+ok "the example rules file lets group kvm's uid 1000 claim $edu; iommud.conf still refuses the rest"
+rm -f /etc/polkit-1/rules.d/50-iommud-kvm.rules
+gpasswd -d "$user" kvm >/dev/null
+wait_for 10 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" || fail "group $g not free"
+
+# 8c. A client that goes away while polkit thinks gets nothing and leaves
+# nothing behind: a rule that takes 3 s, a client that waits 1 s.
+cat >/etc/polkit-1/rules.d/50-iommud-slow.rules <<RULES
+polkit.addRule(function(action, subject) {
+	if (action.id == "org.iommud.claim" && subject.user == "$user") {
+		polkit.spawn(["/bin/sleep", "3"]);
+		return polkit.Result.YES;
+	}
+});
+RULES
+setpriv --reuid=1000 --regid=1000 --clear-groups sleep 300 & holder=$!
+sleep 1
+before=$(pci_snapshot)
+rc=0; timeout 1 setpriv --reuid=1000 --regid=1000 --clear-groups iommuctl claim --holder-pid $holder $edu >/dev/null 2>&1 || rc=$?
+[ $rc = 124 ] || fail "the slow claim was not cut off by the client (exit $rc)"
+sleep 4
+journalctl -u iommud --no-pager | grep -q "Claim refused: the caller went away before the claim was granted" \
+	|| { journalctl -u iommud --no-pager | tail; fail "no 'went away' refusal in the journal"; }
+[ "$(lease_count)" = 0 ] || fail "a lease was granted to a client that went away: $(iommuctl leases)"
+[ "$(pci_snapshot)" = "$before" ] || fail "the abandoned claim changed sysfs"
+[ "$(claim_state)" = free ] || fail "group $g is $(claim_state)"
+ok "a client gone while polkit decided: no lease, nothing bound or prepared, group free"
+kill $holder; wait $holder 2>/dev/null || true
+rm -f /etc/polkit-1/rules.d/50-iommud-slow.rules
 
 # 9. Concurrent claims for one group: exactly one wins, whatever the
 # interleaving (six processes released at one barrier).
@@ -197,10 +278,21 @@ iommuctl restore $edu >/dev/null || fail "restore $edu failed"
 use_config <<CONF
 [Assignable]
 Address=$edu
+Address=$edu2
+Id=1af4:1000
 Parent=mtty
 [Managed]
 Address=$edu
+Address=$edu2
+Id=1af4:1000
 CONF
+vnet_drv=$(driver_of $vnet)
+out=$(lease-client hotplug $edu $edu2) || { echo "$out"; journalctl -u iommud --no-pager | tail; fail "AddDevices of the bridged group failed"; }
+echo "$out"
+wait_for 15 sh -c '[ "$(iommuctl --json leases | jq length)" = 0 ]' || fail "lease left after hotplug"
+wait_for 15 sh -c "[ \"\$(readlink /sys/bus/pci/devices/$vnet/driver | xargs basename)\" = $vnet_drv ]" \
+	|| fail "virtio-net not restored after its group left the lease: on $(driver_of $vnet)"
+ok "AddDevices prepared the bridged group (managed) under the held lease; its removal restored virtio-net"
 uuid=0d5c9a3e-7b41-4d8e-9f60-3a2b1c4d5e6f
 echo $uuid > /sys/class/mdev_bus/mtty/mdev_supported_types/mtty-2/create
 wait_for 10 iommuctl show $uuid || fail "iommud did not see mdev $uuid"

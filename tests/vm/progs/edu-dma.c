@@ -7,7 +7,8 @@
  *
  *   edu-dma iommufd BDF   cdev + /dev/iommu (kernel >= 6.6)
  *   edu-dma legacy BDF    /dev/vfio/vfio container + /dev/vfio/GROUP
- *   edu-dma fds [--hold]  the fds of an iommud lease, as `iommuctl claim
+ *   edu-dma fds [--hold] [--map-mib N]
+ *                         the fds of an iommud lease, as `iommuctl claim
  *                         DEVICE -- edu-dma fds` hands them over
  *                         (IOMMUD_IOMMUFD, IOMMUD_DEVICE_FDS, and
  *                         IOMMUD_IOAS_ID in bound mode; without it the
@@ -16,7 +17,9 @@
  *                         wait for a line on stdin, and show that a DMA
  *                         now reaches nothing (iommud cut it at the end
  *                         of the lease), with "ok: DMA after the lease
- *                         ended was blocked".
+ *                         ended was blocked".  --map-mib N: first map
+ *                         and pin N MiB (iommufd), as a VMM maps guest
+ *                         RAM: fails with ENOMEM past RLIMIT_MEMLOCK.
  *
  * Both do the same three things and print one "ok:" line for each:
  *   1. copy a pattern RAM -> device -> RAM through mapped IOVAs, compare;
@@ -322,7 +325,28 @@ static int env_int(const char *name, bool required) {
         return (int) n;
 }
 
-static void run_fds(bool hold) {
+/* Map @mib MiB of fresh memory at IOVA 256 MiB, as a VMM maps guest RAM:
+ * pinned, and charged to this process's RLIMIT_MEMLOCK. */
+static void map_big(struct ifd *c, unsigned mib) {
+        size_t len = (size_t) mib << 20;
+        void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        struct iommu_ioas_map m = {
+                .size = sizeof(m),
+                .flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
+                .ioas_id = c->ioas,
+                .length = len,
+                .iova = 256ULL << 20,
+        };
+
+        if (p == MAP_FAILED)
+                die("mmap %u MiB: %m", mib);
+        m.user_va = (uintptr_t) p;
+        if (ioctl(c->fd, IOMMU_IOAS_MAP, &m) < 0)
+                die("IOMMU_IOAS_MAP of %u MiB: %m", mib);
+        printf("ok: mapped and pinned %u MiB of this process's memory\n", mib);
+}
+
+static void run_fds(bool hold, unsigned map_mib) {
         const char *list = getenv("IOMMUD_DEVICE_FDS"), *eq;
         struct ifd c;
         int dev, ioas;
@@ -374,6 +398,8 @@ static void run_fds(bool hold) {
                 printf("ok: parked device fd %d bound to iommufd %d here (devid %u), IOAS %u\n", dev, c.fd,
                        b.out_devid, c.ioas);
         }
+        if (map_mib)
+                map_big(&c, map_mib);
         struct ops o = { .device = dev, .map = ifd_map, .unmap = ifd_unmap, .ctx = &c };
         run(&o);
         if (!hold)
@@ -397,10 +423,17 @@ static void run_fds(bool hold) {
 
 int main(int argc, char **argv) {
         setvbuf(stdout, NULL, _IOLBF, 0);
-        if (argc >= 2 && argc <= 3 && strcmp(argv[1], "fds") == 0) {
-                if (argc == 3 && strcmp(argv[2], "--hold") != 0)
-                        die("usage: %s fds [--hold]", prog);
-                run_fds(argc == 3);
+        if (argc >= 2 && strcmp(argv[1], "fds") == 0) {
+                bool hold = false;
+                unsigned mib = 0;
+                for (int i = 2; i < argc; i++)
+                        if (strcmp(argv[i], "--hold") == 0)
+                                hold = true;
+                        else if (strcmp(argv[i], "--map-mib") == 0 && i + 1 < argc)
+                                mib = (unsigned) atoi(argv[++i]);
+                        else
+                                die("usage: %s fds [--hold] [--map-mib N]", prog);
+                run_fds(hold, mib);
                 return 0;
         }
         if (argc != 3 || (strcmp(argv[1], "iommufd") && strcmp(argv[1], "legacy"))) {
