@@ -706,8 +706,9 @@ static void claim_bind(ClaimOp *op) {
                         return;
                 }
         }
-        /* The devices as sysfs has them now: a prepare just made their cdevs. */
-        for (size_t i = 0; i < op->n_groups; i++)
+        /* The devices as sysfs has them now, when a prepare just made
+         * their cdevs (the claim read them fresh before, otherwise). */
+        for (size_t i = 0; op->n_prepared > 0 && i < op->n_groups; i++)
                 scanner_refresh_group(m->scanner, op->groups[i]);
         op->added = calloc(op->n, sizeof(*op->added));
         if (!op->added) {
@@ -859,8 +860,10 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
                 goto refuse;
         }
 
-        /* Every device: known, in a group, allowed by the policy. */
-        manager_guard_refresh(m);
+        /* Every device: known, in a group, allowed by the policy.  The
+         * host guard's picture is kept current by mount and route events;
+         * a device that must move is checked again, fresh, by the
+         * prepare. */
         for (size_t i = 0; i < req->n; i++) {
                 const Device *d = registry_get_device(m->registry, req->names[i]);
                 bool seen = false;
@@ -1022,17 +1025,28 @@ static void claim_authorized(Manager *m, const ManagerError *auth_err, void *use
                 const Group *g;
                 bool ready = true, managed = true;
 
-                scanner_refresh_group(m->scanner, op->groups[i]);
-                g = registry_get_group(m->registry, op->groups[i]);
-                for (size_t k = 0; g && k < op->n; k++) {
-                        const Device *d = op_device(op, k);
-                        if (!d || d->iommu_group != g->id)
-                                continue;
-                        /* An mdev's driver is its parent's VFIO driver: only its nodes matter. */
-                        ready = ready && (d->kind == DEVICE_MDEV || (d->driver && device_driver_manages_dma(d->driver))) &&
-                                (op_backend(op) == LEASE_BACKEND_LEGACY ? d->vfio_group_node
-                                                                        : d->vfio_cdev != NULL);
-                        managed = managed && manager_device_is_managed(m, d);
+                /* The registry first; only when it says the group needs
+                 * work is sysfs read again (a bind's uevents may still be
+                 * on their way).  A group the registry wrongly thinks ready
+                 * is caught by the kernel at bind, with a named error. */
+                for (int pass = 0; pass < 2; pass++) {
+                        if (pass == 1)
+                                scanner_refresh_group(m->scanner, op->groups[i]);
+                        ready = managed = true;
+                        g = registry_get_group(m->registry, op->groups[i]);
+                        for (size_t k = 0; g && k < op->n; k++) {
+                                const Device *d = op_device(op, k);
+                                if (!d || d->iommu_group != g->id)
+                                        continue;
+                                /* An mdev's driver is its parent's VFIO driver: only its nodes matter. */
+                                ready = ready &&
+                                        (d->kind == DEVICE_MDEV || (d->driver && device_driver_manages_dma(d->driver))) &&
+                                        (op_backend(op) == LEASE_BACKEND_LEGACY ? d->vfio_group_node
+                                                                                : d->vfio_cdev != NULL);
+                                managed = managed && manager_device_is_managed(m, d);
+                        }
+                        if (g && g->viable && ready)
+                                break;
                 }
                 if (!g) {
                         set_error(&op->err, "NoSuchGroup", NULL, "IOMMU group %u went away", op->groups[i]);

@@ -12,11 +12,25 @@
  *       both fds answer VFIO_DEVICE_GET_INFO and the lease lists both in
  *       one iommufd; RemoveDevices DEVICE2 leaves one; Release ends it.
  *
+ *   lease-client bench N DEVICE
+ *       N rounds of Claim (bound) until the fds are in hand, then
+ *       Release and wait for the group to be free again (not timed);
+ *       prints "sample claim USEC" per round.
+ *   lease-client baseline N CDEV
+ *       The same kernel work done in this process, as root: open
+ *       /dev/iommu, per-process accounting, IOAS, open the cdev, bind,
+ *       attach; prints "sample baseline USEC" per round.
+ *
  * Prints "ok: ..." lines; exit 0 when everything held.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/iommufd.h>
 #include <linux/vfio.h>
+#include <time.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,12 +203,107 @@ static int hotplug(const char *dev1, const char *dev2) {
         return 0;
 }
 
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static bool group_free(VarlinkClient *c, int64_t group) {
+        json_object *p = json_object_new_object(), *reply, *g, *claim;
+        const char *error = NULL;
+        bool free_ = false;
+
+        json_object_object_add(p, "id", json_object_new_int64(group));
+        reply = call(c, IFACE ".GetGroup", p, &error);
+        if (!error && json_object_object_get_ex(reply, "group", &g) && json_object_object_get_ex(g, "claim", &claim))
+                free_ = strcmp(json_object_get_string(claim), "free") == 0;
+        json_object_put(reply);
+        return free_;
+}
+
+static int bench(int n, const char *dev) {
+        VarlinkClient *c = connect_iommud();
+
+        for (int i = 0; i < n; i++) {
+                json_object *p = json_object_new_object(), *reply, *d;
+                const char *error = NULL;
+                uint64_t t0, t1;
+                int64_t group;
+                char id[17];
+                int fd, ifd;
+
+                json_object_object_add(p, "devices", devices(dev, NULL));
+                t0 = now_usec();
+                reply = call(c, IFACE ".Claim", p, &error);
+                if (error)
+                        die("Claim %s: %s %s", dev, error, json_object_to_json_string(reply));
+                d = json_object_array_get_idx(json_object_object_get(reply, "devices"), 0);
+                fd = varlink_client_take_fd(c, (unsigned) json_object_get_int(json_object_object_get(d, "fd")));
+                ifd = varlink_client_take_fd(c, (unsigned) json_object_get_int(json_object_object_get(reply, "iommufd")));
+                t1 = now_usec();
+                if (fd < 0 || ifd < 0)
+                        die("no fds in the reply");
+                printf("sample claim %llu\n", (unsigned long long) (t1 - t0));
+                group = json_object_get_int64(json_object_object_get(d, "iommuGroup"));
+                snprintf(id, sizeof(id), "%s",
+                         json_object_get_string(json_object_object_get(json_object_object_get(reply, "lease"), "id")));
+                json_object_put(reply);
+                close(fd);
+                close(ifd);
+                p = json_object_new_object();
+                json_object_object_add(p, "lease", json_object_new_string(id));
+                reply = call(c, IFACE ".Release", p, &error);
+                if (error)
+                        die("Release: %s", error);
+                json_object_put(reply);
+                for (int k = 0; k < 1000 && !group_free(c, group); k++)
+                        usleep(2000);
+        }
+        varlink_client_free(c);
+        return 0;
+}
+
+static int baseline(int n, const char *cdev) {
+        char path[64];
+
+        snprintf(path, sizeof(path), "/dev/vfio/devices/%s", cdev);
+        for (int i = 0; i < n; i++) {
+                struct iommu_option opt = { .size = sizeof(opt), .option_id = IOMMU_OPTION_RLIMIT_MODE,
+                                            .op = IOMMU_OPTION_OP_SET, .val64 = 1 };
+                struct iommu_ioas_alloc a = { .size = sizeof(a) };
+                struct vfio_device_bind_iommufd b = { .argsz = sizeof(b) };
+                struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
+                uint64_t t0 = now_usec(), t1;
+                int ifd, fd;
+
+                ifd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+                if (ifd < 0 || ioctl(ifd, IOMMU_OPTION, &opt) < 0 || ioctl(ifd, IOMMU_IOAS_ALLOC, &a) < 0)
+                        die("iommufd: %m");
+                fd = open(path, O_RDWR | O_CLOEXEC);
+                b.iommufd = ifd;
+                at.pt_id = a.out_ioas_id;
+                if (fd < 0 || ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &b) < 0 ||
+                    ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) < 0)
+                        die("%s: %m", path);
+                t1 = now_usec();
+                printf("sample baseline %llu\n", (unsigned long long) (t1 - t0));
+                close(fd);
+                close(ifd);
+        }
+        return 0;
+}
+
 int main(int argc, char **argv) {
         setvbuf(stdout, NULL, _IOLBF, 0);
         if (argc == 4 && strcmp(argv[1], "race") == 0)
                 return race(atoi(argv[2]), argv[3]);
         if (argc == 4 && strcmp(argv[1], "hotplug") == 0)
                 return hotplug(argv[2], argv[3]);
-        fprintf(stderr, "usage: lease-client race N DEVICE | hotplug DEVICE1 DEVICE2\n");
+        if (argc == 4 && strcmp(argv[1], "bench") == 0)
+                return bench(atoi(argv[2]), argv[3]);
+        if (argc == 4 && strcmp(argv[1], "baseline") == 0)
+                return baseline(atoi(argv[2]), argv[3]);
+        fprintf(stderr, "usage: lease-client race N DEVICE | hotplug DEVICE1 DEVICE2 | bench N DEVICE | baseline N CDEV\n");
         return 2;
 }
