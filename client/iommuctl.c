@@ -261,7 +261,7 @@ static int call(VarlinkClient *c, const char *method, json_object *params, json_
                             strcmp(name, "ModeUnavailable") == 0 || strcmp(name, "TooManyDevices") == 0)
                                 code = EXIT_REFUSED;
                         else if (strcmp(name, "Busy") == 0 || strcmp(name, "DeviceInUse") == 0 ||
-                                 strcmp(name, "GroupBusy") == 0)
+                                 strcmp(name, "GroupBusy") == 0 || strcmp(name, "TooManyOpenFiles") == 0)
                                 code = EXIT_BUSY;
                         else if (strcmp(name, "NoSuchLease") == 0 || strcmp(name, "NoSuchDevice") == 0)
                                 code = EXIT_NOT_FOUND;

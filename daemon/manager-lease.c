@@ -25,6 +25,7 @@
  * claim had prepared it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -88,6 +89,8 @@ typedef struct ClaimOp {
         size_t n_prepared;
         size_t *added;                  /* indexes in the lease of devices added */
         size_t n_added;
+        ManagerClaimFds fds;            /* handed to @done on success */
+        bool have_fds;
         ManagerError err;
         bool failed;
         ManagerClaimDone done;
@@ -504,9 +507,56 @@ static bool lease_is_callers(const Lease *l, const ManagerCaller *caller) {
 
 /* ---- Claim and AddDevices ---- */
 
+static void claim_fds_close(ManagerClaimFds *f) {
+        f->iommufd = safe_close(f->iommufd);
+        f->container = safe_close(f->container);
+        for (size_t i = 0; i < f->n_groups; i++)
+                f->group_fds[i] = safe_close(f->group_fds[i]);
+        for (size_t i = 0; i < LEASE_REPLY_FDS_MAX; i++)
+                f->device_fds[i] = safe_close(f->device_fds[i]);
+        f->n_groups = 0;
+}
+
+/* Duplicate what the claim hands out, before it is granted. */
+static int claim_fds_make(ClaimOp *op, const Lease *l) {
+        ManagerClaimFds *f = &op->fds;
+
+#define DUP(fd) ((fd) >= 0 ? fcntl((fd), F_DUPFD_CLOEXEC, 3) : -EBADF)
+        f->iommufd = f->container = -EBADF;
+        for (size_t i = 0; i < LEASE_REPLY_FDS_MAX; i++)
+                f->device_fds[i] = -EBADF;
+        op->have_fds = true;
+        if (!op->add) {
+                if (l->iommufd >= 0 && (f->iommufd = DUP(l->iommufd)) < 0)
+                        return -errno;
+                if (l->container >= 0 && (f->container = DUP(l->container)) < 0)
+                        return -errno;
+        }
+        for (size_t i = 0; i < l->n_groups && f->n_groups < LEASE_REPLY_FDS_MAX; i++) {
+                bool wanted = false;
+                for (size_t k = 0; k < op->n_added; k++)
+                        wanted = wanted || l->devices[op->added[k]].group == l->groups[i].id;
+                if (!wanted || l->groups[i].fd < 0)
+                        continue;
+                f->group_fds[f->n_groups] = DUP(l->groups[i].fd);
+                if (f->group_fds[f->n_groups] < 0)
+                        return -errno;
+                f->group_ids[f->n_groups++] = l->groups[i].id;
+        }
+        for (size_t k = 0; k < op->n_added && k < LEASE_REPLY_FDS_MAX; k++) {
+                int fd = l->devices[op->added[k]].fd;
+                if (fd >= 0 && (f->device_fds[k] = DUP(fd)) < 0)
+                        return -errno;
+        }
+#undef DUP
+        return 0;
+}
+
 static void claim_op_free(ClaimOp *op) {
         if (!op)
                 return;
+        if (op->have_fds)
+                claim_fds_close(&op->fds);
         lease_free(op->lease);
         safe_close(op->holder_pidfd);
         free(op->names);
@@ -523,9 +573,12 @@ static void claim_finish(ClaimOp *op) {
 
         if (op->failed) {
                 log_info("Claim refused: %s", op->err.message);
-                op->done(m, &op->err, NULL, NULL, 0, op->userdata);
-        } else
-                op->done(m, NULL, l ? l : manager_get_lease(m, op->owner), op->added, op->n_added, op->userdata);
+                op->done(m, &op->err, NULL, NULL, 0, NULL, op->userdata);
+        } else {
+                op->done(m, NULL, l ? l : manager_get_lease(m, op->owner), op->added, op->n_added, &op->fds,
+                         op->userdata);
+                op->have_fds = false;   /* the receiver's now */
+        }
         claim_op_free(op);
 }
 
@@ -641,6 +694,12 @@ static void bind_error(ClaimOp *op, const char *device, const LeaseFailure *f, i
 
         op->err.errno_value = -r;
         snprintf(op->err.step, sizeof(op->err.step), "%s", step);
+        if (r == -EMFILE || r == -ENFILE) {
+                set_error(&op->err, "TooManyOpenFiles", device,
+                          "%s: cannot %s: iommud has no file descriptors left (%s): end other leases, or raise "
+                          "iommud's LimitNOFILE=", device ? device : "the lease", step, strerror(-r));
+                return;
+        }
         set_error(&op->err, f->not_viable ? "GroupNotViable" : "BindFailed", device, "%s: cannot %s: %s",
                   device ? device : "the lease", step, f->reason ? f->reason : strerror(-r));
 }
@@ -752,6 +811,17 @@ static void claim_bind(ClaimOp *op) {
                         return;
                 }
                 l->memlock = before == (uint64_t) RLIM_INFINITY ? 0 : MAX(before, op->memlock);
+        }
+
+        /* The fds to hand out, while everything can still be undone. */
+        r = claim_fds_make(op, l);
+        if (r < 0) {
+                op->err.errno_value = -r;
+                set_error(&op->err, r == -EMFILE || r == -ENFILE ? "TooManyOpenFiles" : "BindFailed", NULL,
+                          "iommud cannot copy the lease's file descriptors for the reply (%s); nothing was "
+                          "granted (end other leases, or raise iommud's LimitNOFILE=)", strerror(-r));
+                claim_fail(op);
+                return;
         }
 
         /* Granted. */
@@ -926,6 +996,12 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
                 op->lease->owner = (ProcessInfo) { .pid = caller->pid, .uid = caller->uid };
                 process_read_comm(m->proc_root, caller->pid, op->lease->owner.comm, sizeof(op->lease->owner.comm));
                 r = process_identify(m->proc_root, op->holder_pidfd, &op->lease->holder);
+                if (r == -EMFILE || r == -ENFILE) {
+                        set_error(&err, "TooManyOpenFiles", NULL,
+                                  "iommud has no file descriptors left to read the holder's /proc entry (%s): end "
+                                  "other leases, or raise iommud's LimitNOFILE=", strerror(-r));
+                        goto refuse;
+                }
                 if (r < 0) {
                         set_error(&err, "HolderGone", NULL, "cannot identify the holder process: %s",
                                   r == -ESRCH ? "it has exited" : strerror(-r));
@@ -980,7 +1056,7 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
 
 refuse:
         log_info("Claim refused: %s", err.message);
-        done(m, &err, NULL, NULL, 0, userdata);
+        done(m, &err, NULL, NULL, 0, NULL, userdata);
         claim_op_free(op);
         return 0;
 }

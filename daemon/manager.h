@@ -139,11 +139,27 @@ typedef struct ManagerClaimRequest {
         const char *lease;              /* AddDevices: the lease's id; NULL: a new lease */
 } ManagerClaimRequest;
 
+/* What a granted claim hands out, duplicates of iommud's own files, in
+ * this order: the lease's iommufd or legacy container (a new lease), the
+ * legacy group files of the devices added, then each added device's file
+ * (none in access mode).  The receiver owns them. */
+typedef struct ManagerClaimFds {
+        int iommufd;                    /* or -1 */
+        int container;                  /* or -1 */
+        int group_fds[LEASE_REPLY_FDS_MAX];
+        uint32_t group_ids[LEASE_REPLY_FDS_MAX];
+        size_t n_groups;
+        int device_fds[LEASE_REPLY_FDS_MAX];    /* per added device, -1 in access mode */
+} ManagerClaimFds;
+
 /* The outcome of a claim: @err NULL on success, with @lease (borrowed for
- * the call) and the indexes of the devices this call added in
- * @lease->devices. */
+ * the call), the indexes of the devices this call added in
+ * @lease->devices, and @fds (the receiver's: it must close what it does
+ * not pass on).  The duplicates are made before the lease is granted: a
+ * daemon out of file descriptors refuses (TooManyOpenFiles) rather than
+ * grant a lease whose fds it cannot hand out. */
 typedef void (*ManagerClaimDone)(Manager *m, const ManagerError *err, const Lease *lease, const size_t *added,
-                                 size_t n_added, void *userdata);
+                                 size_t n_added, ManagerClaimFds *fds, void *userdata);
 
 /** manager_claim() - a new lease on @req->names' IOMMU groups (or, with
  * @req->lease, more devices for a held lease).  @done is called exactly

@@ -415,13 +415,13 @@ static void claim_call_cancelled(VarlinkCall *c, void *userdata) {
                 manager_claim_cancel(cc->claim);
 }
 
-/* The reply of Claim and AddDevices: the lease, and the fds. */
+/* The reply of Claim and AddDevices: the lease, and the fds (the
+ * manager's duplicates, ours to pass on or close). */
 static void claim_done(Manager *m, const ManagerError *err, const Lease *l, const size_t *added, size_t n_added,
-                       void *userdata) {
+                       ManagerClaimFds *fds, void *userdata) {
         ClaimCall *cc = userdata;
         VarlinkCall *c = cc->call;
         json_object *o = NULL, *a;
-        bool add = strcmp(varlink_call_get_method(c), IFACE ".AddDevices") == 0;
         int r, idx;
 
         if (err) {
@@ -432,51 +432,44 @@ static void claim_done(Manager *m, const ManagerError *err, const Lease *l, cons
         a = json_object_new_array();
         if (!o || !a)
                 goto fail;
-        if (!add && l->iommufd >= 0) {
-                idx = varlink_call_push_fd(c, fcntl(l->iommufd, F_DUPFD_CLOEXEC, 3));
+        /* push_fd() takes each fd, also when it fails. */
+        if (fds->iommufd >= 0) {
+                idx = varlink_call_push_fd(c, TAKE_FD(fds->iommufd));
                 if (idx < 0)
                         goto fail;
                 json_object_object_add(o, "iommufd", json_object_new_int64(idx));
         }
-        if (!add && l->container >= 0) {
-                idx = varlink_call_push_fd(c, fcntl(l->container, F_DUPFD_CLOEXEC, 3));
+        if (fds->container >= 0) {
+                idx = varlink_call_push_fd(c, TAKE_FD(fds->container));
                 if (idx < 0)
                         goto fail;
                 json_object_object_add(o, "container", json_object_new_int64(idx));
         }
-        if (l->n_groups > 0) {
-                /* Legacy: the group files of the devices in this reply. */
+        if (fds->n_groups > 0) {
                 json_object *ga = json_object_new_array();
                 if (!ga)
                         goto fail;
                 json_object_object_add(o, "groups", ga);
-                for (size_t i = 0; i < l->n_groups; i++) {
-                        bool wanted = false;
-                        json_object *j;
+                for (size_t i = 0; i < fds->n_groups; i++) {
+                        json_object *j = json_object_new_object();
 
-                        for (size_t k = 0; k < n_added; k++)
-                                wanted = wanted || l->devices[added[k]].group == l->groups[i].id;
-                        if (!wanted || l->groups[i].fd < 0)
-                                continue;
-                        idx = varlink_call_push_fd(c, fcntl(l->groups[i].fd, F_DUPFD_CLOEXEC, 3));
+                        idx = varlink_call_push_fd(c, TAKE_FD(fds->group_fds[i]));
                         if (idx < 0)
                                 goto fail;
-                        j = json_object_new_object();
-                        json_object_object_add(j, "id", json_object_new_int64(l->groups[i].id));
+                        json_object_object_add(j, "id", json_object_new_int64(fds->group_ids[i]));
                         json_object_object_add(j, "fd", json_object_new_int64(idx));
                         json_object_array_add(ga, j);
                 }
         }
         for (size_t i = 0; i < n_added; i++) {
-                const LeaseDevice *d = &l->devices[added[i]];
-                json_object *j = lease_device_to_json(l, d);
+                json_object *j = lease_device_to_json(l, &l->devices[added[i]]);
 
                 if (!j)
                         goto fail;
                 json_object_array_add(a, j);
-                if (d->fd < 0)
+                if (i >= LEASE_REPLY_FDS_MAX || fds->device_fds[i] < 0)
                         continue;       /* access mode: the holder opens it */
-                idx = varlink_call_push_fd(c, fcntl(d->fd, F_DUPFD_CLOEXEC, 3));
+                idx = varlink_call_push_fd(c, TAKE_FD(fds->device_fds[i]));
                 if (idx < 0)
                         goto fail;
                 json_object_object_add(j, "fd", json_object_new_int64(idx));
@@ -493,6 +486,15 @@ fail:
         json_object_put(o);
         (void) varlink_call_reply_error(c, "org.varlink.service.InternalError", NULL);
 out:
+        if (fds) {
+                /* Whatever was not passed on. */
+                safe_close(fds->iommufd);
+                safe_close(fds->container);
+                for (size_t i = 0; i < fds->n_groups; i++)
+                        safe_close(fds->group_fds[i]);
+                for (size_t i = 0; i < LEASE_REPLY_FDS_MAX; i++)
+                        safe_close(fds->device_fds[i]);
+        }
         varlink_call_set_cancel_callback(c, NULL, NULL);
         varlink_call_unref(c);
         free(cc);
@@ -539,6 +541,13 @@ static int method_claim(VarlinkCall *c, json_object *params, void *userdata) {
                         if (req.holder_pidfd == -ENOTCONN)
                                 return 0;
                 }
+                if (req.holder_pidfd == -EMFILE || req.holder_pidfd == -ENFILE) {
+                        json_object *e = json_object_new_object();
+                        json_object_object_add(e, "message", json_object_new_string(
+                                "iommud has no file descriptors left for the caller's pidfd: end other leases, "
+                                "or raise iommud's LimitNOFILE="));
+                        return varlink_call_reply_error(c, IFACE ".TooManyOpenFiles", e);
+                }
                 /* A pidfd, and of a live process. */
                 r = pidfd_get_pid(req.holder_pidfd, &pid);
                 if (r == -ESRCH) {
@@ -547,6 +556,14 @@ static int method_claim(VarlinkCall *c, json_object *params, void *userdata) {
                         json_object_object_add(e, "message",
                                                json_object_new_string("the holder process has already exited"));
                         return varlink_call_reply_error(c, IFACE ".HolderGone", e);
+                }
+                if (r == -EMFILE || r == -ENFILE) {
+                        json_object *e = json_object_new_object();
+                        safe_close(req.holder_pidfd);
+                        json_object_object_add(e, "message", json_object_new_string(
+                                "iommud has no file descriptors left to read the holder's pidfd: end other "
+                                "leases, or raise iommud's LimitNOFILE="));
+                        return varlink_call_reply_error(c, IFACE ".TooManyOpenFiles", e);
                 }
                 if (r < 0) {
                         safe_close(req.holder_pidfd);

@@ -299,6 +299,39 @@ wait_for 10 iommuctl show $uuid || fail "iommud did not see mdev $uuid"
 out=$(lease-client hotplug $edu $uuid) || { echo "$out"; journalctl -u iommud --no-pager | tail; fail "AddDevices/RemoveDevices failed"; }
 echo "$out"
 wait_for 15 sh -c '[ "$(iommuctl --json leases | jq length)" = 0 ]' || fail "lease left after hotplug"
+
+# 12. iommud out of file descriptors: with its limit a few fds above what
+# it has open, a claim either succeeds or is refused with
+# TooManyOpenFiles, never half-done; a held lease can still be released.
+sleep 300 & h1=$!
+iommuctl claim --holder-pid $h1 $edu >/dev/null || fail "claim for the fd test failed"
+pid=$(systemctl show -p MainPID --value iommud.service)
+lim_before=$(prlimit --pid $pid --nofile --output SOFT,HARD --noheadings)
+outcomes=""
+for margin in 2 3 4 5 6 7 8 10 12; do
+	n=$(ls /proc/$pid/fd | wc -l)
+	prlimit --pid $pid --nofile=$((n + margin)):$(awk '{print $2}' <<<"$lim_before")
+	rc=0; out=$(timeout 20 iommuctl claim $uuid -- true 2>&1) || rc=$?
+	prlimit --pid $pid --nofile=$(awk '{print $1 ":" $2}' <<<"$lim_before")
+	case $rc in
+	0) outcomes+=" +$margin:granted" ;;
+	6) grep -q "file descriptors" <<<"$out" || fail "margin $margin: exit 6 but: $out"; outcomes+=" +$margin:TooManyOpenFiles" ;;
+	*) fail "margin $margin: exit $rc: $out" ;;
+	esac
+	wait_for 15 sh -c "[ \"\$(iommuctl --json leases | jq length)\" = 1 ]" || fail "margin $margin left a lease: $(iommuctl leases)"
+	wait_for 15 sh -c "[ \"\$(iommuctl --json show $uuid | jq -r .claim)\" = free ]" || fail "margin $margin: the mdev's group is not free"
+done
+echo "outcomes:$outcomes"
+grep -q TooManyOpenFiles <<<"$outcomes" || fail "no margin was small enough to refuse"
+n=$(ls /proc/$pid/fd | wc -l)
+prlimit --pid $pid --nofile=$n:$(awk '{print $2}' <<<"$lim_before")
+lease=$(iommuctl --json leases | jq -r '.[0].id')
+prlimit --pid $pid --nofile=$((n + 2)):$(awk '{print $2}' <<<"$lim_before")
+iommuctl release "$lease" >/dev/null || fail "release under a tight fd limit failed"
+prlimit --pid $pid --nofile=$(awk '{print $1 ":" $2}' <<<"$lim_before")
+kill $h1; wait $h1 2>/dev/null || true
+wait_for 10 sh -c '[ "$(iommuctl --json leases | jq length)" = 0 ]' || fail "lease left"
+ok "out of fds: each claim granted or refused with TooManyOpenFiles, nothing left behind; release still works"
 echo 1 > /sys/bus/mdev/devices/$uuid/remove
 
 use_config </dev/null
