@@ -16,6 +16,8 @@
  *       N rounds of Claim (bound) until the fds are in hand, then
  *       Release and wait for the group to be free again (not timed);
  *       prints "sample claim USEC" per round.
+ *   lease-client ping N
+ *       N ListLeases round trips: what any call costs at least.
  *   lease-client baseline N CDEV
  *       The same kernel work done in this process, as root: open
  *       /dev/iommu, per-process accounting, IOAS, open the cdev, bind,
@@ -264,6 +266,22 @@ static int bench(int n, const char *dev) {
         return 0;
 }
 
+/* The floor of any call: ListLeases with no lease, one round trip. */
+static int ping(int n) {
+        VarlinkClient *c = connect_iommud();
+
+        for (int i = 0; i < n; i++) {
+                const char *error = NULL;
+                uint64_t t0 = now_usec();
+                json_object *reply = call(c, IFACE ".ListLeases", NULL, &error);
+
+                printf("sample roundtrip %llu\n", (unsigned long long) (now_usec() - t0));
+                json_object_put(reply);
+        }
+        varlink_client_free(c);
+        return 0;
+}
+
 static int baseline(int n, const char *cdev) {
         char path[64];
 
@@ -302,6 +320,8 @@ int main(int argc, char **argv) {
                 return hotplug(argv[2], argv[3]);
         if (argc == 4 && strcmp(argv[1], "bench") == 0)
                 return bench(atoi(argv[2]), argv[3]);
+        if (argc == 3 && strcmp(argv[1], "ping") == 0)
+                return ping(atoi(argv[2]));
         if (argc == 4 && strcmp(argv[1], "baseline") == 0)
                 return baseline(atoi(argv[2]), argv[3]);
         fprintf(stderr, "usage: lease-client race N DEVICE | hotplug DEVICE1 DEVICE2 | bench N DEVICE | baseline N CDEV\n");
