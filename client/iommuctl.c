@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "build-config.h"
@@ -832,8 +833,18 @@ static int parse_size_arg(const char *s, uint64_t *ret) {
 static void print_lease(json_object *l) {
         json_object *h = json_object_object_get(l, "holder"), *devs = json_object_object_get(l, "devices");
 
-        printf("lease %s: %s mode, held by %s (pid %s, uid %s)", sget(l, "id"), sget(l, "mode"), sget(h, "command"),
-               sget(h, "pid"), sget(h, "uid"));
+        json_object *created = json_object_object_get(l, "created");
+        char since[64] = "?";
+
+        if (created) {
+                time_t t = (time_t) (json_object_get_int64(created) / 1000000);
+                struct tm tm;
+                if (localtime_r(&t, &tm))
+                        strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S", &tm);
+        }
+        printf("lease %s: %s, %s %s mode, held by %s (pid %s, uid %s) since %s", sget(l, "id"),
+               sget(l, "releaseReason") ? "release requested" : "held", sget(l, "backend") ? sget(l, "backend") : "",
+               sget(l, "mode"), sget(h, "command"), sget(h, "pid"), sget(h, "uid"), since);
         if (sget(l, "memlock"))
                 printf(", memlock %s bytes", sget(l, "memlock"));
         printf("\n");
