@@ -303,8 +303,14 @@ wait_for 15 sh -c '[ "$(iommuctl --json leases | jq length)" = 0 ]' || fail "lea
 # 12. iommud out of file descriptors: with its limit a few fds above what
 # it has open, a claim either succeeds or is refused with
 # TooManyOpenFiles, never half-done; a held lease can still be released.
+# The held lease is on a second mdev: ending it needs no restore (a
+# restore under the tight limit would fail for want of fds, and leave the
+# device prepared, recorded, for a later Restore).
+uuid2=4f6a1c2e-8d3b-4e5f-a607-1b2c3d4e5f60
+echo $uuid2 > /sys/class/mdev_bus/mtty/mdev_supported_types/mtty-1/create
+wait_for 10 iommuctl show $uuid2 || fail "iommud did not see mdev $uuid2"
 sleep 300 & h1=$!
-iommuctl claim --holder-pid $h1 $edu >/dev/null || fail "claim for the fd test failed"
+iommuctl claim --holder-pid $h1 $uuid2 >/dev/null || fail "claim for the fd test failed"
 pid=$(systemctl show -p MainPID --value iommud.service)
 lim_before=$(prlimit --pid $pid --nofile --output SOFT,HARD --noheadings)
 outcomes=""
@@ -331,7 +337,10 @@ iommuctl release "$lease" >/dev/null || fail "release under a tight fd limit fai
 prlimit --pid $pid --nofile=$(awk '{print $1 ":" $2}' <<<"$lim_before")
 kill $h1; wait $h1 2>/dev/null || true
 wait_for 10 sh -c '[ "$(iommuctl --json leases | jq length)" = 0 ]' || fail "lease left"
+wait_for 10 sh -c "[ \"\$(iommuctl --json show $uuid2 | jq -r .claim)\" = free ]" || fail "mdev $uuid2's group not free"
 ok "out of fds: each claim granted or refused with TooManyOpenFiles, nothing left behind; release still works"
 echo 1 > /sys/bus/mdev/devices/$uuid/remove
+echo 1 > /sys/bus/mdev/devices/$uuid2/remove
+[ "$(driver_of $edu)" = "(none)" ] || fail "$edu left on $(driver_of $edu)"
 
 use_config </dev/null
