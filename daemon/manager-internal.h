@@ -13,6 +13,7 @@
 #include "prepared.h"
 #include "rebind.h"
 #include "shared/hashmap.h"
+#include "shared/macro.h"
 #include "varlink.h"
 
 struct ManagerWatch {
@@ -98,6 +99,11 @@ LeaseBackend manager_lease_backend(Manager *m);
 bool manager_group_is_claimed(Manager *m, uint32_t group, ManagerError *err);
 /* "claim" and "lease" fields of a device's or group's JSON. */
 void manager_annotate_claim(Manager *m, int64_t group, json_object *o);
+
+/* manager.c: fill @e: a named refusal with its sentence. */
+_printf_(4, 5) void manager_set_error(ManagerError *e, const char *name, const char *device, const char *fmt, ...);
+/* manager.c: whether @path is a character device (/dev/iommu, /dev/vfio/vfio). */
+bool manager_is_char_device(const char *path);
 
 /* manager.c: tell watchers that @g's JSON changed (its claim state). */
 void manager_notify_group_changed(Manager *m, const Group *g);

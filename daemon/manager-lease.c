@@ -97,15 +97,6 @@ typedef struct ClaimOp {
         void *userdata;
 } ClaimOp;
 
-_printf_(4, 5) static void set_error(ManagerError *e, const char *name, const char *device, const char *fmt, ...) {
-        va_list ap;
-
-        e->name = name;
-        snprintf(e->device, sizeof(e->device), "%s", device ? device : "");
-        va_start(ap, fmt);
-        vsnprintf(e->message, sizeof(e->message), fmt, ap);
-        va_end(ap);
-}
 
 static uint64_t now_realtime(void) {
         struct timespec ts;
@@ -115,10 +106,6 @@ static uint64_t now_realtime(void) {
 
 /* ---- the backend ---- */
 
-static bool is_char_device(const char *path) {
-        struct stat st;
-        return stat(path, &st) >= 0 && S_ISCHR(st.st_mode);
-}
 
 LeaseBackend manager_lease_backend(Manager *m) {
         switch (m->config->backend) {
@@ -129,7 +116,7 @@ LeaseBackend manager_lease_backend(Manager *m) {
         case CONFIG_BACKEND_AUTO:
         default:
                 /* What the kernel offers now (vfio may load later). */
-                return is_char_device("/dev/iommu") && sysfs_exists(m->sysfs, "class/vfio-dev") > 0
+                return manager_is_char_device("/dev/iommu") && sysfs_exists(m->sysfs, "class/vfio-dev") > 0
                                ? LEASE_BACKEND_IOMMUFD
                                : LEASE_BACKEND_LEGACY;
         }
@@ -242,15 +229,15 @@ static void set_busy(Manager *m, ManagerError *err, uint32_t group) {
                 snprintf(err->command, sizeof(err->command), "%s", who->comm);
         }
         if (s == CLAIM_RELEASING)
-                set_error(err, "GroupBusy", NULL,
+                manager_set_error(err, "GroupBusy", NULL,
                           "IOMMU group %u is still held after its lease %s ended (holder was %s, pid %d, uid %u): "
                           "iommud hands it out again once no process holds its devices",
                           group, err->lease, who ? who->comm : "?", who ? (int) who->pid : 0,
                           who ? (unsigned) who->uid : 0);
         else if (s == CLAIM_CLAIMING && !l)
-                set_error(err, "GroupBusy", NULL, "IOMMU group %u is being claimed by another request", group);
+                manager_set_error(err, "GroupBusy", NULL, "IOMMU group %u is being claimed by another request", group);
         else
-                set_error(err, "GroupBusy", NULL, "IOMMU group %u is held by lease %s (%s, pid %d, uid %u)", group,
+                manager_set_error(err, "GroupBusy", NULL, "IOMMU group %u is held by lease %s (%s, pid %d, uid %u)", group,
                           err->lease, who ? who->comm : "?", who ? (int) who->pid : 0,
                           who ? (unsigned) who->uid : 0);
 }
@@ -494,7 +481,7 @@ static Lease *find_lease(Manager *m, const char *id, ManagerError *err) {
 
         if (lease_id_from_string(id, &v) < 0 || !(l = manager_get_lease(m, v))) {
                 snprintf(err->lease, sizeof(err->lease), "%.16s", id ? id : "");
-                set_error(err, "NoSuchLease", NULL, "there is no lease %.16s", id ? id : "");
+                manager_set_error(err, "NoSuchLease", NULL, "there is no lease %.16s", id ? id : "");
                 return NULL;
         }
         return l;
@@ -683,7 +670,7 @@ static void claim_prepare_next(ClaimOp *op) {
         log_info("Claim: preparing IOMMU group %u for its managed devices", op->groups[op->next]);
         r = manager_prepare_claimed(m, names, k, claim_prepared, op);
         if (r < 0) {
-                set_error(&op->err, "RebindFailed", NULL, "cannot prepare IOMMU group %u: %s",
+                manager_set_error(&op->err, "RebindFailed", NULL, "cannot prepare IOMMU group %u: %s",
                           op->groups[op->next], strerror(-r));
                 claim_fail(op);
         }
@@ -695,12 +682,12 @@ static void bind_error(ClaimOp *op, const char *device, const LeaseFailure *f, i
         op->err.errno_value = -r;
         snprintf(op->err.step, sizeof(op->err.step), "%s", step);
         if (r == -EMFILE || r == -ENFILE) {
-                set_error(&op->err, "TooManyOpenFiles", device,
+                manager_set_error(&op->err, "TooManyOpenFiles", device,
                           "%s: cannot %s: iommud has no file descriptors left (%s): end other leases, or raise "
                           "iommud's LimitNOFILE=", device ? device : "the lease", step, strerror(-r));
                 return;
         }
-        set_error(&op->err, f->not_viable ? "GroupNotViable" : "BindFailed", device, "%s: cannot %s: %s",
+        manager_set_error(&op->err, f->not_viable ? "GroupNotViable" : "BindFailed", device, "%s: cannot %s: %s",
                   device ? device : "the lease", step, f->reason ? f->reason : strerror(-r));
 }
 
@@ -717,7 +704,7 @@ static void claim_bind(ClaimOp *op) {
         if (op->add) {
                 l = manager_get_lease(m, op->owner);
                 if (!l) {
-                        set_error(&op->err, "NoSuchLease", NULL, "lease %016llx ended while devices were being added",
+                        manager_set_error(&op->err, "NoSuchLease", NULL, "lease %016llx ended while devices were being added",
                                   (unsigned long long) op->owner);
                         claim_fail(op);
                         return;
@@ -726,7 +713,7 @@ static void claim_bind(ClaimOp *op) {
                 l = op->lease;
                 /* The holder may have gone while groups were prepared. */
                 if (pidfd_is_alive(op->holder_pidfd) <= 0) {
-                        set_error(&op->err, "HolderGone", NULL, "the holder process (pid %d) exited before its "
+                        manager_set_error(&op->err, "HolderGone", NULL, "the holder process (pid %d) exited before its "
                                   "lease was granted", (int) l->holder.pid);
                         claim_fail(op);
                         return;
@@ -736,7 +723,7 @@ static void claim_bind(ClaimOp *op) {
                 if (op->backend_auto && manager_lease_backend(m) != l->backend) {
                         LeaseBackend b = manager_lease_backend(m);
                         if (!lease_mode_valid(b, l->mode)) {
-                                set_error(&op->err, "ModeUnavailable", NULL,
+                                manager_set_error(&op->err, "ModeUnavailable", NULL,
                                           "mode %s is not offered by the %s backend this host leases through",
                                           lease_mode_to_string(l->mode), lease_backend_to_string(b));
                                 claim_fail(op);
@@ -757,7 +744,7 @@ static void claim_bind(ClaimOp *op) {
                 if (l->backend == LEASE_BACKEND_LEGACY && l->mode == LEASE_MODE_BOUND)
                         fds += op->n_groups;
                 if (fds > LEASE_REPLY_FDS_MAX) {
-                        set_error(&op->err, "TooManyDevices", NULL,
+                        manager_set_error(&op->err, "TooManyDevices", NULL,
                                   "%zu devices in %zu groups need %zu fds, more than one reply carries (%d): claim "
                                   "fewer and add the rest with AddDevices",
                                   op->n, op->n_groups, fds, LEASE_REPLY_FDS_MAX);
@@ -771,7 +758,7 @@ static void claim_bind(ClaimOp *op) {
                 scanner_refresh_group(m->scanner, op->groups[i]);
         op->added = calloc(op->n, sizeof(*op->added));
         if (!op->added) {
-                set_error(&op->err, "BindFailed", NULL, "out of memory");
+                manager_set_error(&op->err, "BindFailed", NULL, "out of memory");
                 claim_fail(op);
                 return;
         }
@@ -779,12 +766,12 @@ static void claim_bind(ClaimOp *op) {
                 const Device *d = op_device(op, i);
 
                 if (!d) {
-                        set_error(&op->err, "NoSuchDevice", op->names[i], "%s went away during the claim", op->names[i]);
+                        manager_set_error(&op->err, "NoSuchDevice", op->names[i], "%s went away during the claim", op->names[i]);
                         claim_fail(op);
                         return;
                 }
                 if (l->backend == LEASE_BACKEND_LEGACY ? !d->vfio_group_node : !d->vfio_cdev) {
-                        set_error(&op->err, "NotReady", d->name,
+                        manager_set_error(&op->err, "NotReady", d->name,
                                   "%s has no VFIO device node: it is on %s, not a VFIO driver (prepare it with "
                                   "'iommuctl prepare', or list it under [Managed] in iommud.conf), or the kernel "
                                   "lacks VFIO device cdevs (then set Backend=legacy)", d->name,
@@ -805,7 +792,7 @@ static void claim_bind(ClaimOp *op) {
 
                 r = process_raise_memlock(op->holder_pidfd, op->memlock, &before);
                 if (r < 0) {
-                        set_error(&op->err, r == -ESRCH ? "HolderGone" : "BindFailed", NULL,
+                        manager_set_error(&op->err, r == -ESRCH ? "HolderGone" : "BindFailed", NULL,
                                   "cannot raise the memlock limit of pid %d: %s", (int) l->holder.pid, strerror(-r));
                         claim_fail(op);
                         return;
@@ -817,7 +804,7 @@ static void claim_bind(ClaimOp *op) {
         r = claim_fds_make(op, l);
         if (r < 0) {
                 op->err.errno_value = -r;
-                set_error(&op->err, r == -EMFILE || r == -ENFILE ? "TooManyOpenFiles" : "BindFailed", NULL,
+                manager_set_error(&op->err, r == -EMFILE || r == -ENFILE ? "TooManyOpenFiles" : "BindFailed", NULL,
                           "iommud cannot copy the lease's file descriptors for the reply (%s); nothing was "
                           "granted (end other leases, or raise iommud's LimitNOFILE=)", strerror(-r));
                 claim_fail(op);
@@ -843,7 +830,7 @@ static void claim_bind(ClaimOp *op) {
                 if (r >= 0)
                         r = hashmap_put(m->leases, l->id_string, l);
                 if (r < 0) {
-                        set_error(&op->err, "BindFailed", NULL, "cannot watch the holder: %s", strerror(-r));
+                        manager_set_error(&op->err, "BindFailed", NULL, "cannot watch the holder: %s", strerror(-r));
                         op->prepared = TAKE_PTR(l->prepared_groups);
                         op->n_prepared = l->n_prepared_groups;
                         claim_fail(op);
@@ -874,7 +861,7 @@ void manager_claim_cancel(ManagerClaim *op) {
 static bool claim_cancelled(ClaimOp *op) {
         if (!op->cancelled)
                 return false;
-        set_error(&op->err, "Cancelled", NULL, "the caller went away before the claim was granted");
+        manager_set_error(&op->err, "Cancelled", NULL, "the caller went away before the claim was granted");
         return true;
 }
 
@@ -916,7 +903,7 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
                 refresh_holder(m, l);
                 if (!lease_is_callers(l, caller)) {
                         snprintf(err.lease, sizeof(err.lease), "%s", l->id_string);
-                        set_error(&err, "PermissionDenied", NULL,
+                        manager_set_error(&err, "PermissionDenied", NULL,
                                   "lease %s is not yours: only its holder or whoever asked for it may add devices",
                                   l->id_string);
                         goto refuse;
@@ -926,7 +913,7 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
                 op->mode = l->mode;
         }
         if (req->n == 0) {
-                set_error(&err, "NoSuchDevice", NULL, "no devices named");
+                manager_set_error(&err, "NoSuchDevice", NULL, "no devices named");
                 goto refuse;
         }
 
@@ -941,30 +928,30 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
                 snprintf(op->names[i], sizeof(op->names[i]), "%s", req->names[i]);
                 for (size_t k = 0; k < i; k++)
                         if (strcmp(op->names[k], op->names[i]) == 0) {
-                                set_error(&err, "NoSuchDevice", req->names[i], "%s is named twice", req->names[i]);
+                                manager_set_error(&err, "NoSuchDevice", req->names[i], "%s is named twice", req->names[i]);
                                 goto refuse;
                         }
                 if (!d) {
-                        set_error(&err, "NoSuchDevice", req->names[i], "there is no device %s", req->names[i]);
+                        manager_set_error(&err, "NoSuchDevice", req->names[i], "there is no device %s", req->names[i]);
                         goto refuse;
                 }
                 if (d->iommu_group < 0) {
-                        set_error(&err, "NoIommuGroup", d->name,
+                        manager_set_error(&err, "NoIommuGroup", d->name,
                                   "%s has no IOMMU group (no IOMMU, or it is off): it cannot be assigned", d->name);
                         goto refuse;
                 }
                 if (d->kind == DEVICE_PCI && device_is_bridge(d)) {
-                        set_error(&err, "NotAllowed", d->name, "%s is a PCI bridge or port: never assigned", d->name);
+                        manager_set_error(&err, "NotAllowed", d->name, "%s is a PCI bridge or port: never assigned", d->name);
                         goto refuse;
                 }
                 if (!manager_policy_verdict(m, d, reason, sizeof(reason))) {
-                        set_error(&err, "NotAllowed", d->name, "%s: %s", d->name, reason);
+                        manager_set_error(&err, "NotAllowed", d->name, "%s: %s", d->name, reason);
                         goto refuse;
                 }
                 if (op->add) {
                         Lease *l = manager_get_lease(m, op->owner);
                         if (lease_find_device(l, d->name) >= 0) {
-                                set_error(&err, "NoSuchDevice", d->name, "%s is in lease %s already", d->name,
+                                manager_set_error(&err, "NoSuchDevice", d->name, "%s is in lease %s already", d->name,
                                           l->id_string);
                                 goto refuse;
                         }
@@ -982,7 +969,7 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
                 op->backend_auto = m->config->backend == CONFIG_BACKEND_AUTO;
                 r = lease_new(backend, op->mode, &op->lease);
                 if (r == -EINVAL) {
-                        set_error(&err, "ModeUnavailable", NULL,
+                        manager_set_error(&err, "ModeUnavailable", NULL,
                                   "mode %s is not offered by the %s backend this host leases through (iommufd: "
                                   "bound, parked; legacy: bound, access)",
                                   lease_mode_to_string(op->mode), lease_backend_to_string(backend));
@@ -997,18 +984,18 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
                 process_read_comm(m->proc_root, caller->pid, op->lease->owner.comm, sizeof(op->lease->owner.comm));
                 r = process_identify(m->proc_root, op->holder_pidfd, &op->lease->holder);
                 if (r == -EMFILE || r == -ENFILE) {
-                        set_error(&err, "TooManyOpenFiles", NULL,
+                        manager_set_error(&err, "TooManyOpenFiles", NULL,
                                   "iommud has no file descriptors left to read the holder's /proc entry (%s): end "
                                   "other leases, or raise iommud's LimitNOFILE=", strerror(-r));
                         goto refuse;
                 }
                 if (r < 0) {
-                        set_error(&err, "HolderGone", NULL, "cannot identify the holder process: %s",
+                        manager_set_error(&err, "HolderGone", NULL, "cannot identify the holder process: %s",
                                   r == -ESRCH ? "it has exited" : strerror(-r));
                         goto refuse;
                 }
                 if (caller->uid != 0 && op->lease->holder.uid != caller->uid) {
-                        set_error(&err, "PermissionDenied", NULL,
+                        manager_set_error(&err, "PermissionDenied", NULL,
                                   "the holder (pid %d) runs as uid %u, not as the caller's uid %u: only root may "
                                   "claim for another user's process",
                                   (int) op->lease->holder.pid, (unsigned) op->lease->holder.uid,
@@ -1016,7 +1003,7 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
                         goto refuse;
                 }
                 if (op->memlock > 0 && op->memlock > m->config->max_memlock) {
-                        set_error(&err, "MemlockNotAllowed", NULL,
+                        manager_set_error(&err, "MemlockNotAllowed", NULL,
                                   "a memlock limit of %llu bytes was asked for; iommud.conf allows at most %llu "
                                   "(MaxMemlock= in [Limits])",
                                   (unsigned long long) op->memlock, (unsigned long long) m->config->max_memlock);
@@ -1076,7 +1063,7 @@ static void claim_authorized(Manager *m, const ManagerError *auth_err, void *use
         }
         /* A lease to add to may have ended while polkit thought. */
         if (op->add && !manager_get_lease(m, op->owner)) {
-                set_error(&op->err, "NoSuchLease", NULL, "lease %016llx has ended", (unsigned long long) op->owner);
+                manager_set_error(&op->err, "NoSuchLease", NULL, "lease %016llx has ended", (unsigned long long) op->owner);
                 op->failed = true;
                 claim_finish(op);
                 return;
@@ -1087,7 +1074,7 @@ static void claim_authorized(Manager *m, const ManagerError *auth_err, void *use
                 if (r == -EBUSY)
                         set_busy(m, &op->err, conflict);
                 else
-                        set_error(&op->err, "BindFailed", NULL, "cannot claim: %s", strerror(-r));
+                        manager_set_error(&op->err, "BindFailed", NULL, "cannot claim: %s", strerror(-r));
                 op->failed = true;
                 claim_finish(op);
                 return;
@@ -1125,7 +1112,7 @@ static void claim_authorized(Manager *m, const ManagerError *auth_err, void *use
                                 break;
                 }
                 if (!g) {
-                        set_error(&op->err, "NoSuchGroup", NULL, "IOMMU group %u went away", op->groups[i]);
+                        manager_set_error(&op->err, "NoSuchGroup", NULL, "IOMMU group %u went away", op->groups[i]);
                         claim_fail(op);
                         return;
                 }
@@ -1145,12 +1132,12 @@ static void claim_authorized(Manager *m, const ManagerError *auth_err, void *use
                                                 break;
                                         }
                                 }
-                                set_error(&op->err, "GroupNotViable", NULL,
+                                manager_set_error(&op->err, "GroupNotViable", NULL,
                                           "IOMMU group %u cannot be handed out: %s (prepare it with 'iommuctl "
                                           "prepare --group %u', or list its devices under [Managed])",
                                           g->id, why, g->id);
                         } else
-                                set_error(&op->err, "NotReady", NULL,
+                                manager_set_error(&op->err, "NotReady", NULL,
                                           "a device of IOMMU group %u is not on a VFIO driver: prepare it with "
                                           "'iommuctl prepare', or list it under [Managed] in iommud.conf",
                                           g->id);
@@ -1213,7 +1200,7 @@ static int remove_devices(Manager *m, Lease *l, LeaseOp *op, ManagerError *err) 
         /* All named devices must be in the lease: check first, then act. */
         for (size_t i = 0; i < op->n; i++)
                 if (lease_find_device(l, op->names[i]) < 0) {
-                        set_error(err, "NoSuchDevice", op->names[i], "%s is not in lease %s", op->names[i],
+                        manager_set_error(err, "NoSuchDevice", op->names[i], "%s is not in lease %s", op->names[i],
                                   l->id_string);
                         return -ENOENT;
                 }
@@ -1290,7 +1277,7 @@ static void lease_op_run(Manager *m, const ManagerError *auth_err, void *userdat
         case LEASE_OP_REQUEST_RELEASE:
                 r = request_release(m, l, op, &deadline);
                 if (r < 0)
-                        set_error(&err, "BindFailed", NULL, "cannot arm the release timer: %s", strerror(-r));
+                        manager_set_error(&err, "BindFailed", NULL, "cannot arm the release timer: %s", strerror(-r));
                 break;
         }
         op->done(m, r < 0 ? &err : NULL, l, deadline, op->userdata);

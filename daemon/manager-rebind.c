@@ -264,15 +264,6 @@ void manager_rebind_device_changed(Manager *m, const Device *d) {
 
 /* ---- prepare and restore ---- */
 
-_printf_(4, 5) static void set_error(ManagerError *e, const char *name, const char *device, const char *fmt, ...) {
-        va_list ap;
-
-        e->name = name;
-        snprintf(e->device, sizeof(e->device), "%s", device ? device : "");
-        va_start(ap, fmt);
-        vsnprintf(e->message, sizeof(e->message), fmt, ap);
-        va_end(ap);
-}
 
 static const char *variant_for(const Device *d, void *userdata) {
         Manager *m = userdata;
@@ -404,7 +395,7 @@ static int resolve(Manager *m, const char *const *names, size_t n, int64_t group
         if (n == 0) {
                 if (group < 0 || group > UINT32_MAX || !(g = registry_get_group(m->registry, (uint32_t) group))) {
                         err->group = group;
-                        set_error(err, "NoSuchGroup", NULL, "there is no IOMMU group %lld", (long long) group);
+                        manager_set_error(err, "NoSuchGroup", NULL, "there is no IOMMU group %lld", (long long) group);
                         return -ENOENT;
                 }
                 t = calloc(g->n_members + 1, sizeof(*t));
@@ -422,29 +413,29 @@ static int resolve(Manager *m, const char *const *names, size_t n, int64_t group
                         const Group *dg;
 
                         if (!d) {
-                                set_error(err, "NoSuchDevice", names[i], "there is no device %s", names[i]);
+                                manager_set_error(err, "NoSuchDevice", names[i], "there is no device %s", names[i]);
                                 return -ENOENT;
                         }
                         if (d->kind != DEVICE_PCI) {
-                                set_error(err, "NotPreparable", d->name,
+                                manager_set_error(err, "NotPreparable", d->name,
                                           "%s is an mdev: it is created on its VFIO driver and needs no preparing",
                                           d->name);
                                 return -EINVAL;
                         }
                         if (device_is_bridge(d)) {
-                                set_error(err, "NotPreparable", d->name,
+                                manager_set_error(err, "NotPreparable", d->name,
                                           "%s is a PCI bridge or port: iommud never moves those", d->name);
                                 return -EINVAL;
                         }
                         if (d->iommu_group < 0) {
-                                set_error(err, "NoIommuGroup", d->name,
+                                manager_set_error(err, "NoIommuGroup", d->name,
                                           "%s has no IOMMU group (no IOMMU, or it is off): it cannot be assigned",
                                           d->name);
                                 return -EINVAL;
                         }
                         dg = registry_get_group(m->registry, (uint32_t) d->iommu_group);
                         if (g && dg != g) {
-                                set_error(err, "NotPreparable", d->name,
+                                manager_set_error(err, "NotPreparable", d->name,
                                           "%s is in IOMMU group %lld, %s in group %u: prepare one group at a time",
                                           d->name, (long long) d->iommu_group, t[0]->name, g->id);
                                 return -EINVAL;
@@ -478,7 +469,7 @@ static int resolve_fresh(Manager *m, const char *const *names, size_t n, int64_t
                 return r;
         /* One job per group: a second would race the first's writes. */
         if (hashmap_get(m->jobs, g->key)) {
-                set_error(err, "Busy", NULL, "IOMMU group %u is being prepared or restored already", g->id);
+                manager_set_error(err, "Busy", NULL, "IOMMU group %u is being prepared or restored already", g->id);
                 return -EBUSY;
         }
         /* A group a lease has (or is getting, or just gave back) is the
@@ -535,7 +526,7 @@ static int prepare_impl(Manager *m, const char *const *names, size_t n, int64_t 
         manager_guard_refresh(m);
         for (size_t i = 0; i < nt; i++)
                 if (!manager_policy_verdict(m, targets[i], reason, sizeof(reason))) {
-                        set_error(&err, "NotAllowed", targets[i]->name, "%s: %s", targets[i]->name, reason);
+                        manager_set_error(&err, "NotAllowed", targets[i]->name, "%s: %s", targets[i]->name, reason);
                         goto refuse;
                 }
         r = rebind_plan_prepare(g, targets, nt, variant_for, m, &plan);
@@ -546,7 +537,7 @@ static int prepare_impl(Manager *m, const char *const *names, size_t n, int64_t 
         for (size_t i = 0; i < plan->n; i++) {
                 const Device *d = registry_get_device(m->registry, plan->steps[i].name);
                 if (d && !manager_policy_verdict(m, d, reason, sizeof(reason))) {
-                        set_error(&err, "NotAllowed", d->name,
+                        manager_set_error(&err, "NotAllowed", d->name,
                                   "%s shares IOMMU group %u and would have to leave %s, but %s", d->name, g->id,
                                   d->driver ? d->driver : "its driver", reason);
                         goto refuse;
@@ -563,7 +554,7 @@ static int prepare_impl(Manager *m, const char *const *names, size_t n, int64_t 
                 if (r < 0) {
                         for (size_t k = 0; k < i; k++)
                                 (void) prepared_store_remove(m->prepared, plan->steps[k].name);
-                        set_error(&err, "RebindFailed", plan->steps[i].name,
+                        manager_set_error(&err, "RebindFailed", plan->steps[i].name,
                                   "cannot record the original driver of %s in %s: %s; nothing was changed",
                                   plan->steps[i].name, m->state_dir, strerror(-r));
                         err.rolled_back = true;
@@ -614,7 +605,7 @@ static int restore_impl(Manager *m, const char *const *names, size_t n, int64_t 
                          * else put it there and may be using it. */
                         if (n > 0 && d->driver && device_driver_manages_dma(d->driver) &&
                             strcmp(d->driver, "pcieport") != 0) {
-                                set_error(&err, "NotPrepared", d->name,
+                                manager_set_error(&err, "NotPrepared", d->name,
                                           "%s is on %s, but iommud did not put it there (libvirt, driverctl or an "
                                           "admin did): give it back the way it was taken",
                                           d->name, d->driver);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,16 @@ static void on_device(Registry *r, RegistryChange what, const Device *d, void *u
                 w->fn(m, names[what], o, NULL, NULL, w->userdata);
         }
         json_object_put(o);
+}
+
+void manager_set_error(ManagerError *e, const char *name, const char *device, const char *fmt, ...) {
+        va_list ap;
+
+        e->name = name;
+        snprintf(e->device, sizeof(e->device), "%s", device ? device : "");
+        va_start(ap, fmt);
+        vsnprintf(e->message, sizeof(e->message), fmt, ap);
+        va_end(ap);
 }
 
 void manager_notify_device_changed(Manager *m, const Device *d) {
@@ -350,7 +361,7 @@ int manager_run(Manager *m) {
         return sd_event_loop(m->event);
 }
 
-static int is_char_device(const char *path) {
+bool manager_is_char_device(const char *path) {
         struct stat st;
         return stat(path, &st) == 0 && S_ISCHR(st.st_mode);
 }
@@ -360,9 +371,9 @@ json_object *manager_status(Manager *m) {
         json_object *o = json_object_new_object();
         const Device **list = NULL;
         size_t n = 0, mdevs = 0;
-        bool iommufd = is_char_device("/dev/iommu");
+        bool iommufd = manager_is_char_device("/dev/iommu");
         bool cdev = sysfs_exists(m->sysfs, "class/vfio-dev") > 0;
-        bool legacy = is_char_device("/dev/vfio/vfio");
+        bool legacy = manager_is_char_device("/dev/vfio/vfio");
 
         if (!o)
                 return NULL;
