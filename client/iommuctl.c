@@ -513,21 +513,30 @@ static void print_group(json_object *g) {
         }
 }
 
-static int cmd_groups(VarlinkClient *c) {
-        json_object *reply = NULL, *groups;
-        int r = call(c, IFACE ".ListGroups", NULL, &reply);
+/* A List* call: the array @key of its reply, as JSON or one @print per
+ * element, or @empty when there are none. */
+static int cmd_print_list(VarlinkClient *c, const char *method, const char *key, const char *empty,
+                          void (*print)(json_object *)) {
+        json_object *reply = NULL, *a;
+        int r = call(c, method, NULL, &reply);
+
         if (r != EXIT_OK)
                 return r;
-        groups = json_object_object_get(reply, "groups");
+        a = json_object_object_get(reply, key);
         if (arg_json)
-                print_json(groups);
-        else if (json_object_array_length(groups) == 0)
-                printf("No IOMMU groups on this host: it has no IOMMU, or the IOMMU is off.\n");
+                print_json(a);
+        else if (json_object_array_length(a) == 0)
+                printf("%s\n", empty);
         else
-                for (size_t i = 0; i < json_object_array_length(groups); i++)
-                        print_group(json_object_array_get_idx(groups, i));
+                for (size_t i = 0; i < json_object_array_length(a); i++)
+                        print(json_object_array_get_idx(a, i));
         json_object_put(reply);
         return EXIT_OK;
+}
+
+static int cmd_groups(VarlinkClient *c) {
+        return cmd_print_list(c, IFACE ".ListGroups", "groups",
+                              "No IOMMU groups on this host: it has no IOMMU, or the IOMMU is off.", print_group);
 }
 
 static int cmd_group(VarlinkClient *c, const char *arg) {
@@ -862,21 +871,7 @@ static void print_lease(json_object *l) {
 }
 
 static int cmd_leases(VarlinkClient *c) {
-        json_object *reply = NULL, *leases;
-        int r = call(c, IFACE ".ListLeases", NULL, &reply);
-
-        if (r != EXIT_OK)
-                return r;
-        leases = json_object_object_get(reply, "leases");
-        if (arg_json)
-                print_json(leases);
-        else if (json_object_array_length(leases) == 0)
-                printf("No leases.\n");
-        else
-                for (size_t i = 0; i < json_object_array_length(leases); i++)
-                        print_lease(json_object_array_get_idx(leases, i));
-        json_object_put(reply);
-        return EXIT_OK;
+        return cmd_print_list(c, IFACE ".ListLeases", "leases", "No leases.", print_lease);
 }
 
 static int cmd_release(VarlinkClient *c, const char *lease) {

@@ -325,6 +325,25 @@ static int env_int(const char *name, bool required) {
         return (int) n;
 }
 
+/* --hold: map one more buffer, say "holding", wait for a line on stdin
+ * (meanwhile the test ends the lease), then show a DMA into that buffer
+ * reaches nothing: iommud cut the lease's DMA under this holder. */
+static void hold_then_check_cut(const struct ops *o) {
+        uint8_t *dst = buffer(0x33);
+        char line[64];
+
+        o->map(o->ctx, dst, IOVA_DST + 0x10000);
+        printf("holding\n");
+        if (!fgets(line, sizeof(line), stdin))
+                die("stdin closed while holding");
+        dma(o->device, EDU_BUF, IOVA_DST + 0x10000, EDU_DMA_TO_RAM);
+        for (int i = 0; i < BUF_SIZE; i++)
+                if (dst[i] != 0x33)
+                        die("DMA after the lease ended reached memory at byte %d", i);
+        printf("ok: DMA after the lease ended was blocked, buffer untouched\n");
+        printf("fault-iova: 0x%llx\n", IOVA_DST + 0x10000);
+}
+
 /* Map @mib MiB of fresh memory at IOVA 256 MiB, as a VMM maps guest RAM:
  * pinned, and charged to this process's RLIMIT_MEMLOCK. */
 static void map_big(struct ifd *c, unsigned mib) {
@@ -362,20 +381,8 @@ static void run_fds(bool hold, unsigned map_mib) {
                        getenv("IOMMUD_GROUP_FDS") ? getenv("IOMMUD_GROUP_FDS") : "?");
                 struct ops lo = { .device = dev, .map = leg_map, .unmap = leg_unmap, .ctx = &cont };
                 run(&lo);
-                if (hold) {
-                        uint8_t *dst = buffer(0x33);
-                        char line[64];
-                        lo.map(lo.ctx, dst, IOVA_DST + 0x10000);
-                        printf("holding\n");
-                        if (!fgets(line, sizeof(line), stdin))
-                                die("stdin closed while holding");
-                        dma(dev, EDU_BUF, IOVA_DST + 0x10000, EDU_DMA_TO_RAM);
-                        for (int i = 0; i < BUF_SIZE; i++)
-                                if (dst[i] != 0x33)
-                                        die("DMA after the lease ended reached memory at byte %d", i);
-                        printf("ok: DMA after the lease ended was blocked, buffer untouched\n");
-                        printf("fault-iova: 0x%llx\n", IOVA_DST + 0x10000);
-                }
+                if (hold)
+                        hold_then_check_cut(&lo);
                 return;
         }
         c.fd = env_int("IOMMUD_IOMMUFD", true);
@@ -402,23 +409,8 @@ static void run_fds(bool hold, unsigned map_mib) {
                 map_big(&c, map_mib);
         struct ops o = { .device = dev, .map = ifd_map, .unmap = ifd_unmap, .ctx = &c };
         run(&o);
-        if (!hold)
-                return;
-
-        /* The same mappings stay; after iommud cut the lease, a DMA into
-         * them must reach nothing. */
-        uint8_t *dst = buffer(0x33);
-        char line[64];
-        o.map(o.ctx, dst, IOVA_DST + 0x10000);
-        printf("holding\n");
-        if (!fgets(line, sizeof(line), stdin))
-                die("stdin closed while holding");
-        dma(dev, EDU_BUF, IOVA_DST + 0x10000, EDU_DMA_TO_RAM);
-        for (int i = 0; i < BUF_SIZE; i++)
-                if (dst[i] != 0x33)
-                        die("DMA after the lease ended reached memory at byte %d", i);
-        printf("ok: DMA after the lease ended was blocked, buffer untouched\n");
-        printf("fault-iova: 0x%llx\n", IOVA_DST + 0x10000);
+        if (hold)
+                hold_then_check_cut(&o);
 }
 
 int main(int argc, char **argv) {
