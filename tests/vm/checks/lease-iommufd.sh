@@ -7,7 +7,10 @@
 # fails naming the holder; Release cuts DMA for a holder that keeps its
 # fds, and the group stays "releasing" until that holder lets go;
 # RequestRelease ends the lease after its grace; memlock is raised within
-# the policy's limit; refusals change nothing.
+# the policy's limit; refusals change nothing.  A client that never reads
+# its replies gets its lease, stays connected within the limits (17 calls
+# queued at once drop it), costs iommud a bounded number of fds and no
+# memory to speak of, and holds up no other client.
 . /usr/local/bin/vmtest-lib.sh
 edu=0000:00:03.0 edu2=0000:01:01.0
 g=$(group_of $edu)
@@ -343,4 +346,111 @@ echo 1 > /sys/bus/mdev/devices/$uuid/remove
 echo 1 > /sys/bus/mdev/devices/$uuid2/remove
 [ "$(driver_of $edu)" = "(none)" ] || fail "$edu left on $(driver_of $edu)"
 
+use_config </dev/null
+
+# 13. A client that never reads its replies: bounded fds in flight, no
+# effect on others.  noread-client.py (uid 1000) claims the edu and then
+# sends ListDevices calls, never reading: the Claim's reply and its two
+# fds wait unread in its socket, the ListDevices replies fill that socket
+# until iommud has output it cannot send, and from then on iommud reads
+# no further call from it (a full socket holds back the next call).
+use_config <<CONF
+[Assignable]
+Address=$edu
+[Managed]
+Address=$edu
+CONF
+cat >/etc/polkit-1/rules.d/50-iommud-noread.rules <<RULES
+polkit.addRule(function(action, subject) {
+	if (action.id == "org.iommud.claim" && subject.user == "$user" &&
+	    action.lookup("vendor") == "1234" && action.lookup("mode") == "bound")
+		return polkit.Result.YES;
+});
+RULES
+wait_for 10 as_user iommuctl claim $edu -- true || { as_user iommuctl claim $edu -- true; fail "uid 1000's claim is refused with the rule"; }
+wait_for 15 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" || fail "group $g not free before the no-read client"
+ipid=$(systemctl show -p MainPID --value iommud.service)
+fd_count() { ls /proc/$ipid/fd | wc -l; }
+rss_kib() { awk '/^VmRSS:/ { print $2 }' /proc/$ipid/status; }
+fds_are() { [ "$(fd_count)" = "$1" ]; }
+client=""
+trap '[ -z "$client" ] || kill $client 2>/dev/null || true' EXIT
+fds0=$(fd_count)
+
+# 13a. The limit of 16 calls queued: a Claim and 16 ListDevices in one
+# write (17 calls read at once) make iommud drop the connection before
+# it serves any of them: no lease, no fd kept.  A Claim and 15 (16 calls)
+# stay connected.
+rc=0; out=$(setpriv --reuid=1000 --regid=1000 --clear-groups timeout 60 noread-client.py $edu --greedy --max-calls 16 2>&1) || rc=$?
+echo "$out"
+[ $rc = 3 ] && grep -q "sent 17 calls; disconnected by iommud" <<<"$out" \
+	|| fail "a client with 17 calls queued was not disconnected (exit $rc)"
+[ "$(lease_count)" = 0 ] || fail "a dropped client got a lease: $(iommuctl leases)"
+wait_for 10 fds_are $fds0 || fail "iommud has $(fd_count) fds after dropping the client, $fds0 before"
+rc=0; out=$(setpriv --reuid=1000 --regid=1000 --clear-groups timeout 60 noread-client.py $edu --greedy --max-calls 15 2>&1) || rc=$?
+echo "$out"
+[ $rc = 0 ] && grep -q "still connected" <<<"$out" || fail "a client with 16 calls queued was disconnected (exit $rc)"
+wait_for 15 sh -c '[ "$(iommuctl --json leases | jq length)" = 0 ]' || fail "the 16-call client's lease outlived it"
+wait_for 15 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" || fail "group $g not free after the 16-call client"
+wait_for 10 fds_are $fds0 || fail "iommud has $(fd_count) fds after the 16-call client, $fds0 before"
+ok "17 calls queued at once: disconnected, nothing granted; 16: still connected"
+
+# 13b. Within the limits, never reading: it stays connected and holds its
+# lease; everyone else is served; iommud's fds and memory stay bounded.
+fds0=$(fd_count) rss0=$(rss_kib)
+setpriv --reuid=1000 --regid=1000 --clear-groups noread-client.py $edu >/tmp/noread.out 2>&1 &
+client=$!
+wait_for 120 grep -q "^sent " /tmp/noread.out || { cat /tmp/noread.out; fail "the no-read client did not get to send its calls"; }
+cat /tmp/noread.out
+grep -q disconnected /tmp/noread.out && fail "iommud dropped the no-read client, which kept to the limits"
+grep -q "iommud stopped taking calls" /tmp/noread.out \
+	|| fail "iommud's output to the no-read client never filled its socket: not the case under test"
+[ "$(lease_count)" = 1 ] || fail "no lease for the client that never read its Claim reply: $(iommuctl leases)"
+lease=$(iommuctl --json leases | jq -r '.[0].id')
+[ "$(iommuctl --json leases | jq -r '.[0].holder.pid')" = $client ] && [ "$(iommuctl --json leases | jq -r '.[0].holder.uid')" = 1000 ] \
+	|| fail "lease $lease is not held by the no-read client (pid $client, uid 1000): $(iommuctl leases)"
+ok "lease $lease granted to the no-read client ($(iommuctl --json leases | jq -r '.[0].holder.command'), pid $client, uid 1000), its reply and fds unread in its socket"
+for who in root uid1000; do
+	run=(); [ $who = root ] || run=(setpriv --reuid=1000 --regid=1000 --clear-groups)
+	for cmd in status list leases; do
+		"${run[@]}" timeout 10 iommuctl $cmd >/dev/null \
+			|| fail "'iommuctl $cmd' as $who did not answer within 10 s while a client does not read"
+	done
+done
+ok "iommuctl status, list and leases answer root and uid 1000 while the no-read client is stuck"
+grep -q disconnected /tmp/noread.out && fail "iommud dropped the no-read client while others were served"
+kill -0 $client 2>/dev/null || fail "the no-read client died: $(cat /tmp/noread.out)"
+# What the stuck client may cost iommud in fds: its connection (the
+# socket and the peer's pidfd: 2) and its lease (the holder's pidfd and
+# iommud's references to the iommufd and the device file: 3); and, until
+# the Claim's reply is sent, that reply's dups of the iommufd and the
+# device file (2).  Here the reply did go out (the client saw it arrive
+# before it sent anything else), so 5 is expected; 7 is the bound for
+# one client whatever the timing.  The fds passed in the reply are in
+# flight in the client's socket: they are no longer in iommud's table.
+wait_for 10 sh -c "[ \$(ls /proc/$ipid/fd | wc -l) -le $((fds0 + 7)) ]" \
+	|| fail "iommud has $(fd_count) fds with the no-read client, more than $fds0 before + 7 (one connection and one lease)"
+fds1=$(fd_count)
+# Memory: iommud reads no call while it has a reply it cannot send, so
+# what it holds for this client is at most its unsent output (capped at
+# 16 MiB per connection) and 16 queued calls (64 KiB each at most); here
+# that is one ListDevices reply.  3 MiB more for the allocator's slack.
+rss1=$(rss_kib)
+[ $((rss1 - rss0)) -le $(( (16 + 1 + 3) * 1024 )) ] \
+	|| fail "iommud's RSS grew from $rss0 to $rss1 KiB with the no-read client: more than its 16 MiB output cap allows"
+ok "iommud with the no-read client: $fds1 fds (before: $fds0; bound $((fds0 + 7))), VmRSS $rss1 KiB (before: $rss0 KiB)"
+
+# Killing it ends the lease; the group is free and the edu restored;
+# iommud's fds are back where they were.
+kill $client; wait $client 2>/dev/null || true
+client=""
+wait_for 10 sh -c '[ "$(iommuctl --json leases | jq length)" = 0 ]' || fail "the lease outlived the no-read client"
+journalctl -u iommud --no-pager | grep -q "Lease $lease .* ended: its holder exited" \
+	|| fail "no journal line for lease $lease ending with the no-read client"
+wait_for 15 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" || fail "group $g not free after the no-read client: $(iommuctl group $g)"
+wait_for 15 sh -c "[ \"\$(readlink /sys/bus/pci/devices/$edu/driver)\" = '' ]" \
+	|| fail "$edu was not restored after the no-read client's lease: on $(driver_of $edu)"
+wait_for 10 fds_are $fds0 || fail "iommud has $(fd_count) fds after the no-read client, $fds0 before"
+ok "no-read client killed: lease $lease ended, group $g free, $edu restored, iommud back to $fds0 fds"
+rm -f /etc/polkit-1/rules.d/50-iommud-noread.rules /tmp/noread.out
 use_config </dev/null
