@@ -110,8 +110,9 @@ static const struct {
         { "mdev-types", "mdev-types", "Devices that can create mdevs and the types they offer, with the\n"
           "instances still available." },
         { "monitor", "monitor", "Print each change as iommud sees it (devices added, removed, bound,\n"
-          "unbound; groups changing viability) until interrupted. With --json,\n"
-          "one JSON object per line." },
+          "unbound; groups changing viability or claim state; leases granted,\n"
+          "changed, ended, asked back, or losing a device the kernel took)\n"
+          "until interrupted. With --json, one JSON object per line." },
         { "status", "status", "The daemon's version, the kernel backend (iommufd with VFIO cdevs,\n"
           "or legacy VFIO groups), counts of devices, groups and mdevs, uevents\n"
           "seen and full rescans after udev overruns." },
@@ -670,6 +671,11 @@ static int cmd_monitor(VarlinkClient *c) {
                                sget(l, "mode"), sget(h, "command"), sget(h, "pid"), sget(h, "uid"));
                         if (strcmp(ev, "releaseRequested") == 0 && sget(l, "releaseReason"))
                                 printf(": %s", sget(l, "releaseReason"));
+                        if (strcmp(ev, "deviceRemoved") == 0) {
+                                json_object *rd = json_object_object_get(l, "removedDevice");
+                                printf(": %s %s", sget(rd, "name") ? sget(rd, "name") : "?",
+                                       sget(rd, "reason") ? sget(rd, "reason") : "left the lease");
+                        }
                         if (sget(l, "endReason"))
                                 printf(": ended, %s", sget(l, "endReason"));
                         printf("\n");

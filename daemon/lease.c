@@ -103,9 +103,15 @@ static void group_let_go(Lease *l, LeaseGroup *g) {
         }
 }
 
+static void device_close(LeaseDevice *d) {
+        d->req_source = sd_event_source_disable_unref(d->req_source);
+        d->req_fd = safe_close(d->req_fd);
+        d->fd = safe_close(d->fd);
+}
+
 void lease_close_fds(Lease *l) {
         for (size_t i = 0; i < l->n_devices; i++)
-                l->devices[i].fd = safe_close(l->devices[i].fd);
+                device_close(&l->devices[i]);
         for (size_t i = 0; i < l->n_groups; i++)
                 group_let_go(l, &l->groups[i]);
         l->iommufd = safe_close(l->iommufd);
@@ -121,7 +127,7 @@ Lease *lease_free(Lease *l) {
         safe_close(l->holder_pidfd);
         free(l->devices);
         free(l->groups);
-        free(l->prepared_groups);
+        free(l->moved);
         free(l->release_reason);
         free(l);
         return NULL;
@@ -229,7 +235,7 @@ static void legacy_group_remove(Lease *l, uint32_t id) {
 
 int lease_add_device(Lease *l, const char *name, uint32_t group, const char *cdev, LeaseFailure *f) {
         _cleanup_close_ int fd = -EBADF;
-        LeaseDevice d = { .group = group, .fd = -EBADF };
+        LeaseDevice d = { .group = group, .fd = -EBADF, .req_fd = -EBADF };
         bool new_group = false;
         IommufdStep step = IOMMUFD_STEP_DEVICE_OPEN;
         LeaseDevice *p;
@@ -259,6 +265,11 @@ int lease_add_device(Lease *l, const char *name, uint32_t group, const char *cde
                                         legacy_group_remove(l, group);
                                 return fd;
                         }
+                        /* Best effort: mdevs have no request interrupt. */
+                        d.req_fd = vfio_device_req_eventfd(fd);
+                        if (d.req_fd < 0)
+                                log_debug("Lease %s: %s: no request eventfd (%s)", l->id_string, name,
+                                          strerror(-d.req_fd));
                 }
                 d.fd = TAKE_FD(fd);
                 l->devices[l->n_devices++] = d;
@@ -317,10 +328,68 @@ void lease_remove_device(Lease *l, size_t index) {
                 return;
         group = l->devices[index].group;
         (void) cut_device(l, &l->devices[index]);
-        safe_close(l->devices[index].fd);
+        device_close(&l->devices[index]);
         l->devices[index] = l->devices[--l->n_devices];
         if (l->backend == LEASE_BACKEND_LEGACY && !lease_has_group(l, group))
                 legacy_group_remove(l, group);
+}
+
+void lease_handed_out(Lease *l) {
+        if (l->backend != LEASE_BACKEND_LEGACY)
+                return;
+        for (size_t i = 0; i < l->n_devices; i++)
+                l->devices[i].fd = safe_close(l->devices[i].fd);
+}
+
+const char *lease_device_gone(const Lease *l, const LeaseDevice *ld, const Device *d) {
+        if (!d)
+                return "was removed from the host";
+        if (d->iommu_group != (int64_t) ld->group)
+                return "left its IOMMU group";
+        /* The kernel drops the driver link, then the cdev, then waits for
+         * the device's files to close: from here both look the same. */
+        if ((d->kind == DEVICE_PCI && !device_driver_is_vfio(d->driver)) ||
+            (l->backend == LEASE_BACKEND_IOMMUFD && ld->cdev[0] &&
+             (!d->vfio_cdev || strcmp(d->vfio_cdev, ld->cdev) != 0)))
+                return "is being removed or unbound from its VFIO driver";
+        return NULL;
+}
+
+int lease_add_moved(Lease *l, const LeaseMoved *moved, size_t n) {
+        LeaseMoved *p;
+
+        if (n == 0)
+                return 0;
+        p = realloc(l->moved, (l->n_moved + n) * sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        l->moved = p;
+        memcpy(p + l->n_moved, moved, n * sizeof(*p));
+        l->n_moved += n;
+        return 0;
+}
+
+int lease_take_moved(Lease *l, uint32_t group, LeaseMoved **ret, size_t *ret_n) {
+        LeaseMoved *out = NULL;
+        size_t n = 0, k = 0;
+
+        for (size_t i = 0; i < l->n_moved; i++)
+                n += l->moved[i].group == group;
+        if (n > 0) {
+                out = calloc(n, sizeof(*out));
+                if (!out)
+                        return -ENOMEM;
+                n = 0;
+                for (size_t i = 0; i < l->n_moved; i++)
+                        if (l->moved[i].group == group)
+                                out[n++] = l->moved[i];
+                        else
+                                l->moved[k++] = l->moved[i];
+                l->n_moved = k;
+        }
+        *ret = out;
+        *ret_n = n;
+        return 0;
 }
 
 bool lease_has_group(const Lease *l, uint32_t group) {

@@ -23,7 +23,11 @@
  *
  * The fds iommud keeps are the same open files the holder gets (dups):
  * at the end of a lease lease_cut_dma() detaches each device through
- * them, which blocks its DMA whoever else still has the file.
+ * them, which blocks its DMA whoever else still has the file.  On legacy
+ * the container is what cuts DMA, so iommud lets its device files go once
+ * they are handed out (lease_handed_out()): a device file held open keeps
+ * the kernel from finishing a hot-removal, and iommud must not be the one
+ * that does.
  */
 #pragma once
 
@@ -33,6 +37,7 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "device.h"
 #include "iommufd.h"
 #include "process.h"
 #include "shared/uuid.h"
@@ -71,7 +76,18 @@ typedef struct LeaseDevice {
         int fd;                 /* iommud's reference to the open file */
         uint32_t devid;         /* bound mode: the device's id in the iommufd */
         uint32_t pt_id;         /* bound mode: the page table attached */
+        int req_fd;             /* legacy, bound: the eventfd the kernel signals when it
+                                 * wants the device back (removal, unbind), or -EBADF */
+        sd_event_source *req_source;    /* the manager's watch on @req_fd */
 } LeaseDevice;
+
+/* A device a claim moved to a VFIO driver (a [Managed] device or a peer
+ * in its group): restored when its group is free again, and only it, not
+ * what an admin had prepared in the same group. */
+typedef struct LeaseMoved {
+        char name[UUID_STRING_MAX];
+        uint32_t group;
+} LeaseMoved;
 
 #define LEASE_ID_STRING_MAX 17
 
@@ -93,8 +109,8 @@ typedef struct Lease {
         size_t n_devices;
         uint64_t created_usec;  /* CLOCK_REALTIME */
         uint64_t memlock;       /* the holder's RLIMIT_MEMLOCK iommud set, 0: untouched */
-        uint32_t *prepared_groups;      /* groups a claim prepared: restored at the end */
-        size_t n_prepared_groups;
+        LeaseMoved *moved;      /* devices its claims moved to a VFIO driver */
+        size_t n_moved;
         char *release_reason;   /* RequestRelease: why, and when the grace ends */
         uint64_t release_deadline_usec; /* CLOCK_REALTIME */
 
@@ -147,6 +163,31 @@ int lease_find_device(const Lease *l, const char *name);
  * holder still has open can only be cut for the whole container, at the
  * end of the lease). */
 void lease_remove_device(Lease *l, size_t index);
+
+/** lease_handed_out() - the lease's fds were copied for the holder: on
+ * legacy, close iommud's device files (their eventfds for the kernel's
+ * requests stay).  Nothing on iommufd, where the device files are what
+ * cuts DMA at the end. */
+void lease_handed_out(Lease *l);
+
+/** lease_device_gone() - whether the kernel has taken device @ld of @l
+ * away, judged from @d, the device as sysfs has it now (NULL: no longer
+ * there).  Returns a phrase saying how ("was removed from the host"), or
+ * NULL while it is still the lease's.  Gone: the device is not there, its
+ * IOMMU group changed, a PCI function is on no VFIO driver any more, or
+ * (iommufd) its VFIO cdev went away.  When the kernel removes or unbinds
+ * a VFIO device it drops the driver link and the cdev first, then waits
+ * for the device's files to close: the device is gone from the lease
+ * from that moment. */
+const char *lease_device_gone(const Lease *l, const LeaseDevice *ld, const Device *d);
+
+/** lease_add_moved() - append @n devices a claim moved.  -ENOMEM. */
+int lease_add_moved(Lease *l, const LeaseMoved *moved, size_t n);
+
+/** lease_take_moved() - remove the moved devices of @group from @l and
+ * return them (*ret is NULL when there are none; the caller frees it).
+ * -ENOMEM. */
+int lease_take_moved(Lease *l, uint32_t group, LeaseMoved **ret, size_t *ret_n);
 
 /** lease_has_group() - whether any device of the lease is in @group. */
 bool lease_has_group(const Lease *l, uint32_t group);

@@ -51,6 +51,7 @@ struct Manager {
         ClaimTable *claims;
         Hashmap *leases;        /* id string -> Lease */
         Hashmap *releasing;     /* group key -> Releasing */
+        sd_event_source *lease_check;   /* deferred: lease devices vs. the registry */
 
         /* manager-auth.c: connects to the system bus on the first check */
         struct Polkit *polkit;
@@ -83,14 +84,19 @@ int manager_authorize(Manager *m, const ManagerCaller *caller, const ManagerAuth
 /* manager-rebind.c: read what the host needs now (mounts, routes). */
 void manager_guard_refresh(Manager *m);
 /* manager-rebind.c: prepare and restore for a claim, on groups the claim
- * holds (manager_prepare()/manager_restore() refuse claimed groups). */
+ * holds (manager_prepare()/manager_restore() refuse claimed groups);
+ * a claim restores by name what its prepare moved, nothing else. */
 int manager_prepare_claimed(Manager *m, const char *const *names, size_t n, ManagerRebindDone done, void *userdata);
-int manager_restore_claimed(Manager *m, uint32_t group, ManagerRebindDone done, void *userdata);
+int manager_restore_claimed(Manager *m, const char *const *names, size_t n, ManagerRebindDone done,
+                            void *userdata);
 
 /* manager-lease.c */
 int manager_lease_init(Manager *m);
 void manager_lease_done(Manager *m);
 void manager_end_lease(Manager *m, Lease *l, const char *reason);
+/* A device changed or went: if a lease has it, check the leases' devices
+ * against the registry (soon, from the event loop). */
+void manager_lease_device_event(Manager *m, const char *name);
 size_t manager_lease_count(Manager *m);
 /* The backend a lease made now would use: iommufd.conf's Backend=, or
  * what the kernel offers. */

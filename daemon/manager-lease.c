@@ -57,7 +57,8 @@ typedef struct Releasing {
         char key[12];
         char lease[LEASE_ID_STRING_MAX];
         ProcessInfo holder;             /* the lease's holder, for GroupBusy */
-        bool restore;                   /* the claim prepared it: restore once free */
+        LeaseMoved *restore;            /* what the claim moved here: restored once free */
+        size_t n_restore;
         LeaseBackend backend;
         char (*cdevs)[16];
         size_t n_cdevs;
@@ -87,6 +88,8 @@ typedef struct ClaimOp {
         size_t next;                    /* the next group to look at (prepare) */
         uint32_t *prepared;             /* groups this claim prepared */
         size_t n_prepared;
+        LeaseMoved *moved;              /* the devices those prepares moved */
+        size_t n_moved;
         size_t *added;                  /* indexes in the lease of devices added */
         size_t n_added;
         ManagerClaimFds fds;            /* handed to @done on success */
@@ -124,21 +127,26 @@ LeaseBackend manager_lease_backend(Manager *m) {
 
 /* ---- telling watchers ---- */
 
+/* Hand @o (taken) to every watcher. */
+static void notify_lease_json(Manager *m, const char *event, json_object *o) {
+        if (!o)
+                return;
+        for (ManagerWatch *w = m->watches, *next; w; w = next) {
+                next = w->next;
+                w->fn(m, event, NULL, NULL, o, w->userdata);
+        }
+        json_object_put(o);
+}
+
 static void notify_lease(Manager *m, const char *event, const Lease *l, const char *reason) {
         json_object *o;
 
         if (!m->watches)
                 return;
         o = lease_to_json(l);
-        if (!o)
-                return;
-        if (reason)
+        if (o && reason)
                 json_object_object_add(o, "endReason", json_object_new_string(reason));
-        for (ManagerWatch *w = m->watches, *next; w; w = next) {
-                next = w->next;
-                w->fn(m, event, NULL, NULL, o, w->userdata);
-        }
-        json_object_put(o);
+        notify_lease_json(m, event, o);
 }
 
 /* The group's claim state is part of its JSON and its members'. */
@@ -257,7 +265,28 @@ static void releasing_free(Releasing *rel) {
                 return;
         sd_event_source_disable_unref(rel->timer);
         free(rel->cdevs);
+        free(rel->restore);
         free(rel);
+}
+
+/* Restore the devices of @moved that are in @group and still there, the
+ * way a claim moved them (claimed: the group is still the claim's).
+ * 1 when there is nothing to restore (@done not called), 0 when started,
+ * -ENOMEM. */
+static int restore_moved(Manager *m, const LeaseMoved *moved, size_t n, uint32_t group, bool claimed,
+                         ManagerRebindDone done, void *userdata) {
+        _cleanup_free_ const char **names = calloc(n + 1, sizeof(*names));
+        size_t k = 0;
+
+        if (!names)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (moved[i].group == group && registry_get_device(m->registry, moved[i].name))
+                        names[k++] = moved[i].name;
+        if (k == 0)
+                return 1;
+        return claimed ? manager_restore_claimed(m, names, k, done, userdata)
+                       : manager_restore(m, names, k, -1, done, userdata);
 }
 
 static void restore_done(Manager *m, const ManagerError *err, json_object *result, void *userdata) {
@@ -272,8 +301,8 @@ static void restore_done(Manager *m, const ManagerError *err, json_object *resul
 /* 1: nobody holds the group's devices, 0: somebody does. */
 static int probe(Releasing *rel) {
         Manager *m = rel->manager;
-        const char *paths[65];
-        char nodes[65][64];
+        const char *paths[129];
+        char nodes[129][64];
         size_t k = 0;
         _cleanup_close_ int ictx = -EBADF;
         int fds[64];
@@ -281,8 +310,13 @@ static int probe(Releasing *rel) {
         IommufdStep step;
         int r;
 
-        for (size_t i = 0; i < rel->n_cdevs && k < 64; i++) {
+        for (size_t i = 0; i < rel->n_cdevs && k < 128; i++) {
                 snprintf(nodes[k], sizeof(nodes[k]), "/dev/vfio/devices/%s", rel->cdevs[i]);
+                paths[k] = nodes[k];
+                k++;
+                /* A hot-removed device's node is deleted while its
+                 * holder keeps it open; the link then reads so. */
+                snprintf(nodes[k], sizeof(nodes[k]), "/dev/vfio/devices/%s (deleted)", rel->cdevs[i]);
                 paths[k] = nodes[k];
                 k++;
         }
@@ -307,7 +341,8 @@ static int probe(Releasing *rel) {
                 return !rel->kernel_busy;
         }
         /* iommufd: a bind to a fresh iommufd fails while any other
-         * iommufd has a device of the group bound (EPERM), or the legacy
+         * iommufd has a device of the group bound (EPERM), the device
+         * itself is bound through another file (EINVAL), or the legacy
          * group node is open (EBUSY). */
         ictx = iommufd_open(NULL, &step);
         if (ictx < 0)
@@ -326,7 +361,10 @@ static int probe(Releasing *rel) {
         }
         for (size_t i = 0; i < nfds; i++)
                 safe_close(fds[i]);
-        rel->kernel_busy = r == -EPERM || r == -EBUSY;
+        /* EINVAL: the cdev is open and bound through another file (the
+         * cdev path opens a device once), e.g. a bound fd still in
+         * flight in a socket, which the walk cannot see. */
+        rel->kernel_busy = r == -EPERM || r == -EBUSY || r == -EINVAL;
         if (r < 0 && !rel->kernel_busy)
                 log_debug("Probing IOMMU group %u: bind: %s", rel->group, strerror(-r));
         return !rel->kernel_busy;
@@ -338,7 +376,8 @@ static int on_probe(sd_event_source *s, uint64_t usec, void *userdata) {
         bool was_seen = rel->seen_valid, was_busy = rel->kernel_busy;
         pid_t was_pid = rel->seen.pid;
         uint32_t group = rel->group;
-        bool restore = rel->restore;
+        _cleanup_free_ LeaseMoved *restore = NULL;
+        size_t n_restore;
 
         if (probe(rel) == 0) {
                 if (rel->seen_valid && (!was_seen || rel->seen.pid != was_pid))
@@ -355,16 +394,25 @@ static int on_probe(sd_event_source *s, uint64_t usec, void *userdata) {
                 return 0;
         }
         hashmap_remove(m->releasing, rel->key);
+        restore = TAKE_PTR(rel->restore);
+        n_restore = rel->n_restore;
         releasing_free(rel);
         (void) claim_settle(m->claims, group);
         log_info("IOMMU group %u is free", group);
         notify_group(m, group);
-        if (restore && manager_restore(m, NULL, 0, group, restore_done, (void *) (uintptr_t) group) < 0)
-                log_warning("IOMMU group %u: cannot restore: out of memory", group);
+        if (n_restore > 0) {
+                int r = restore_moved(m, restore, n_restore, group, false, restore_done, (void *) (uintptr_t) group);
+                if (r > 0)
+                        log_info("IOMMU group %u: the devices its lease moved are gone: nothing to restore", group);
+                else if (r < 0)
+                        log_warning("IOMMU group %u: cannot restore: out of memory", group);
+        }
         return 0;
 }
 
-static int start_releasing(Manager *m, const Lease *l, uint32_t group, bool restore) {
+/* @group leaves lease @l: releasing until nobody holds it; what the
+ * lease's claims moved there goes with the record, to be restored. */
+static int start_releasing(Manager *m, Lease *l, uint32_t group) {
         Releasing *rel;
         int r;
 
@@ -376,7 +424,8 @@ static int start_releasing(Manager *m, const Lease *l, uint32_t group, bool rest
                 goto oom;
         rel->manager = m;
         rel->group = group;
-        rel->restore = restore;
+        if (lease_take_moved(l, group, &rel->restore, &rel->n_restore) < 0)
+                goto oom;
         rel->backend = l->backend;
         rel->holder = l->holder;
         rel->interval = PROBE_FIRST_USEC;
@@ -429,13 +478,6 @@ fail:
 
 /* ---- the end of a lease ---- */
 
-static bool lease_prepared_group(const Lease *l, uint32_t group) {
-        for (size_t i = 0; i < l->n_prepared_groups; i++)
-                if (l->prepared_groups[i] == group)
-                        return true;
-        return false;
-}
-
 void manager_end_lease(Manager *m, Lease *l, const char *reason) {
         uint32_t groups[64];
         size_t ng = 0, cut;
@@ -454,7 +496,7 @@ void manager_end_lease(Manager *m, Lease *l, const char *reason) {
         lease_close_fds(l);
         hashmap_remove(m->leases, l->id_string);
         for (size_t i = 0; i < ng; i++)
-                (void) start_releasing(m, l, groups[i], lease_prepared_group(l, groups[i]));
+                (void) start_releasing(m, l, groups[i]);
         notify_lease(m, "remove", l, reason);
         for (size_t i = 0; i < ng; i++)
                 notify_group(m, groups[i]);
@@ -471,6 +513,119 @@ static int on_release_deadline(sd_event_source *s, uint64_t usec, void *userdata
         Lease *l = userdata;
         manager_end_lease(l->manager, l, "the grace period of a release request ran out");
         return 0;
+}
+
+/* ---- devices the kernel takes back ---- */
+
+/* Device @i of @l is gone (hot-removed, unbound, or the kernel asked for
+ * it back): it leaves the lease at once, whatever its holder does.  Its
+ * DMA is cut through iommud's copy of its file and the copy closed (a
+ * copy held on would keep the kernel waiting), its group goes releasing
+ * when it was the lease's last device there (the probe then waits for the
+ * holder's own files), and watchers get "deviceRemoved".  A lease left
+ * with no device ends. */
+static void device_taken(Manager *m, Lease *l, size_t i, const char *why) {
+        LeaseDevice ld = l->devices[i];
+        bool last_in_group = true;
+        json_object *o, *dev;
+        char reason[256];
+
+        refresh_holder(m, l);
+        for (size_t k = 0; k < l->n_devices; k++)
+                if (k != i && l->devices[k].group == ld.group)
+                        last_in_group = false;
+        log_warning("Lease %s of %s (pid %d, uid %u): %s %s; it leaves the lease (its DMA cut, iommud's reference "
+                    "dropped)%s", l->id_string, l->holder.comm, (int) l->holder.pid, (unsigned) l->holder.uid, ld.name,
+                    why, last_in_group ? "; its IOMMU group is releasing until the holder closes it" : "");
+        /* Before the device leaves the lease: the releasing record takes
+         * the lease's cdevs of the group, this one's included, which the
+         * registry may no longer list. */
+        if (last_in_group)
+                (void) start_releasing(m, l, ld.group);
+        lease_remove_device(l, i);
+        if (last_in_group)
+                notify_group(m, ld.group);
+        if (m->watches) {
+                o = lease_to_json(l);
+                dev = json_object_new_object();
+                if (o && dev) {
+                        json_object_object_add(dev, "name", json_object_new_string(ld.name));
+                        json_object_object_add(dev, "iommuGroup", json_object_new_int64(ld.group));
+                        json_object_object_add(dev, "vfioDevice", ld.cdev[0] ? json_object_new_string(ld.cdev) : NULL);
+                        json_object_object_add(dev, "reason", json_object_new_string(why));
+                        json_object_object_add(o, "removedDevice", TAKE_PTR(dev));
+                }
+                json_object_put(dev);
+                notify_lease_json(m, "deviceRemoved", o);
+        }
+        if (l->n_devices == 0) {
+                snprintf(reason, sizeof(reason), "its last device, %s, %s", ld.name, why);
+                manager_end_lease(m, l, reason);
+        }
+}
+
+/* The kernel signalled a legacy device's request eventfd. */
+static int on_device_request(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Lease *l = userdata;
+        uint64_t v;
+
+        for (size_t i = 0; i < l->n_devices; i++)
+                if (l->devices[i].req_fd == fd) {
+                        (void) !read(fd, &v, sizeof(v));
+                        device_taken(l->manager, l, i, "is wanted back by the kernel (being removed or unbound)");
+                        return 0;
+                }
+        return 0;
+}
+
+/* Every lease device against the registry as it is now: take away what
+ * is gone.  Deferred from the registry's callback, so nothing here runs
+ * inside a registry update. */
+static int on_lease_check(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        bool again = true;
+
+        while (again) {
+                size_t it = 0;
+                void *v;
+
+                again = false;
+                while (!again && hashmap_iterate(m->leases, &it, &v, NULL)) {
+                        Lease *l = v;
+                        for (size_t i = 0; i < l->n_devices; i++) {
+                                const char *why = lease_device_gone(
+                                        l, &l->devices[i], registry_get_device(m->registry, l->devices[i].name));
+                                if (why) {
+                                        /* May end and free @l: start over. */
+                                        device_taken(m, l, i, why);
+                                        again = true;
+                                        break;
+                                }
+                        }
+                }
+        }
+        return 0;
+}
+
+void manager_lease_device_event(Manager *m, const char *name) {
+        size_t it = 0;
+        void *v;
+
+        while (m->lease_check && hashmap_iterate(m->leases, &it, &v, NULL))
+                if (lease_find_device(v, name) >= 0) {
+                        (void) sd_event_source_set_enabled(m->lease_check, SD_EVENT_ONESHOT);
+                        return;
+                }
+}
+
+/* Watch the kernel's requests for the devices a claim just added. */
+static void watch_requests(Manager *m, Lease *l) {
+        for (size_t i = 0; i < l->n_devices; i++) {
+                LeaseDevice *d = &l->devices[i];
+                if (d->req_fd >= 0 && !d->req_source &&
+                    sd_event_add_io(m->event, &d->req_source, d->req_fd, EPOLLIN, on_device_request, l) < 0)
+                        log_warning("Lease %s: cannot watch the kernel's requests for %s", l->id_string, d->name);
+        }
 }
 
 /* ---- who may touch a lease ---- */
@@ -550,6 +705,7 @@ static void claim_op_free(ClaimOp *op) {
         free(op->groups);
         free(op->needs_prepare);
         free(op->prepared);
+        free(op->moved);
         free(op->added);
         free(op);
 }
@@ -588,10 +744,16 @@ static void rollback_next(ClaimOp *op) {
 
         if (op->n_prepared > 0) {
                 uint32_t g = op->prepared[--op->n_prepared];
+                int r;
 
                 /* The groups must be free to restore; they are still ours. */
-                if (manager_restore_claimed(m, g, rollback_restored, op) >= 0)
+                r = restore_moved(m, op->moved, op->n_moved, g, true, rollback_restored, op);
+                if (r == 0)
                         return;
+                if (r > 0) {
+                        rollback_next(op);
+                        return;
+                }
                 op->err.rolled_back = false;
                 snprintf(op->err.rollback_message, sizeof(op->err.rollback_message),
                          "cannot restore IOMMU group %u: out of memory", g);
@@ -641,6 +803,31 @@ static void claim_prepared(Manager *m, const ManagerError *err, json_object *res
                 /* Prepare rolled its own group back; undo the earlier ones. */
                 claim_fail(op);
                 return;
+        }
+        /* What this prepare moved, and only that, is restored later. */
+        {
+                json_object *devs = json_object_object_get(result, "devices");
+                size_t n = json_object_is_type(devs, json_type_array) ? json_object_array_length(devs) : 0;
+                LeaseMoved *p = n ? realloc(op->moved, (op->n_moved + n) * sizeof(*p)) : op->moved;
+
+                if (n && !p) {
+                        manager_set_error(&op->err, "BindFailed", NULL, "out of memory");
+                        op->prepared[op->n_prepared++] = op->groups[op->next++];
+                        claim_fail(op);
+                        return;
+                }
+                op->moved = p;
+                for (size_t i = 0; i < n; i++) {
+                        json_object *d = json_object_array_get_idx(devs, i);
+                        const char *name = json_object_get_string(json_object_object_get(d, "name"));
+                        const char *action = json_object_get_string(json_object_object_get(d, "action"));
+
+                        if (!name || !action || strcmp(action, "rebound") != 0 || strlen(name) >= UUID_STRING_MAX)
+                                continue;
+                        LeaseMoved *mv = &op->moved[op->n_moved++];
+                        snprintf(mv->name, sizeof(mv->name), "%s", name);
+                        mv->group = op->groups[op->next];
+                }
         }
         op->prepared[op->n_prepared++] = op->groups[op->next++];
         if (claim_cancelled(op)) {
@@ -812,18 +999,12 @@ static void claim_bind(ClaimOp *op) {
         }
 
         /* Granted. */
-        if (op->add) {
-                uint32_t *p = realloc(l->prepared_groups, (l->n_prepared_groups + op->n_prepared) * sizeof(*p));
-                if (p) {
-                        l->prepared_groups = p;
-                        memcpy(p + l->n_prepared_groups, op->prepared, op->n_prepared * sizeof(*p));
-                        l->n_prepared_groups += op->n_prepared;
-                } else
-                        log_warning("Lease %s: out of memory, groups it prepared will not be restored", l->id_string);
-        } else {
-                l->prepared_groups = TAKE_PTR(op->prepared);
-                l->n_prepared_groups = op->n_prepared;
-                op->n_prepared = 0;
+        if (lease_add_moved(l, op->moved, op->n_moved) < 0) {
+                manager_set_error(&op->err, "BindFailed", NULL, "out of memory");
+                claim_fail(op);
+                return;
+        }
+        if (!op->add) {
                 l->holder_pidfd = TAKE_FD(op->holder_pidfd);
                 l->manager = m;
                 r = sd_event_add_io(m->event, &l->holder_source, l->holder_pidfd, EPOLLIN, on_holder_exit, l);
@@ -831,14 +1012,14 @@ static void claim_bind(ClaimOp *op) {
                         r = hashmap_put(m->leases, l->id_string, l);
                 if (r < 0) {
                         manager_set_error(&op->err, "BindFailed", NULL, "cannot watch the holder: %s", strerror(-r));
-                        op->prepared = TAKE_PTR(l->prepared_groups);
-                        op->n_prepared = l->n_prepared_groups;
                         claim_fail(op);
                         return;
                 }
                 op->lease = NULL;
         }
         claim_commit(m->claims, op->owner);
+        lease_handed_out(l);
+        watch_requests(m, l);
         log_info("Lease %s %s: %s (pid %d, uid %u), %s mode, %zu devices%s", l->id_string,
                  op->add ? "extended" : "granted", l->holder.comm, (int) l->holder.pid, (unsigned) l->holder.uid,
                  lease_mode_to_string(l->mode), op->n_added, op->n_prepared ? ", groups prepared" : "");
@@ -1153,17 +1334,9 @@ static void claim_authorized(Manager *m, const ManagerError *auth_err, void *use
 
 static void release_groups_left(Manager *m, Lease *l, const uint32_t *groups, size_t n) {
         for (size_t i = 0; i < n; i++) {
-                bool prepared = lease_prepared_group(l, groups[i]);
-
                 if (lease_has_group(l, groups[i]))
                         continue;
-                if (prepared)
-                        for (size_t k = 0; k < l->n_prepared_groups; k++)
-                                if (l->prepared_groups[k] == groups[i]) {
-                                        l->prepared_groups[k] = l->prepared_groups[--l->n_prepared_groups];
-                                        break;
-                                }
-                (void) start_releasing(m, l, groups[i], prepared);
+                (void) start_releasing(m, l, groups[i]);
                 notify_group(m, groups[i]);
         }
 }
@@ -1394,7 +1567,12 @@ int manager_lease_init(Manager *m) {
                 return r;
         m->leases = hashmap_new();
         m->releasing = hashmap_new();
-        return m->leases && m->releasing ? 0 : -ENOMEM;
+        if (!m->leases || !m->releasing)
+                return -ENOMEM;
+        r = sd_event_add_defer(m->event, &m->lease_check, on_lease_check, m);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(m->lease_check, SD_EVENT_OFF);
 }
 
 void manager_lease_done(Manager *m) {
@@ -1409,6 +1587,7 @@ void manager_lease_done(Manager *m) {
         i = 0;
         while (m->releasing && hashmap_iterate(m->releasing, &i, &v, NULL))
                 releasing_free(v);
+        m->lease_check = sd_event_source_disable_unref(m->lease_check);
         hashmap_free(m->leases);
         hashmap_free(m->releasing);
         claim_table_free(m->claims);

@@ -644,8 +644,9 @@ int manager_prepare_claimed(Manager *m, const char *const *names, size_t n, Mana
         return prepare_impl(m, names, n, -1, true, done, userdata);
 }
 
-int manager_restore_claimed(Manager *m, uint32_t group, ManagerRebindDone done, void *userdata) {
-        return restore_impl(m, NULL, 0, group, true, done, userdata);
+int manager_restore_claimed(Manager *m, const char *const *names, size_t n, ManagerRebindDone done,
+                            void *userdata) {
+        return restore_impl(m, names, n, -1, true, done, userdata);
 }
 
 /* ---- GetPolicy ---- */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -115,6 +116,34 @@ int vfio_legacy_device_open(int group_fd, const char *name) {
                 return -EINVAL;
         fd = ioctl(group_fd, VFIO_GROUP_GET_DEVICE_FD, buf);
         return fd < 0 ? -errno : fd;
+}
+
+int vfio_device_req_eventfd(int device_fd) {
+        struct vfio_irq_info info = { .argsz = sizeof(info), .index = VFIO_PCI_REQ_IRQ_INDEX };
+        union {
+                struct vfio_irq_set set;
+                uint8_t bytes[sizeof(struct vfio_irq_set) + sizeof(int32_t)];
+        } req = { .bytes = { 0 } };
+        _cleanup_close_ int efd = -EBADF;
+        int32_t v;
+
+        if (ioctl(device_fd, VFIO_DEVICE_GET_IRQ_INFO, &info) < 0)
+                return -errno;
+        if (info.count < 1 || !(info.flags & VFIO_IRQ_INFO_EVENTFD))
+                return -EINVAL;
+        efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (efd < 0)
+                return -errno;
+        req.set.argsz = sizeof(req.bytes);
+        req.set.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+        req.set.index = VFIO_PCI_REQ_IRQ_INDEX;
+        req.set.start = 0;
+        req.set.count = 1;
+        v = efd;
+        memcpy(req.bytes + sizeof(struct vfio_irq_set), &v, sizeof(v));
+        if (ioctl(device_fd, VFIO_DEVICE_SET_IRQS, &req) < 0)
+                return -errno;
+        return TAKE_FD(efd);
 }
 
 int vfio_legacy_unmap_all(int container_fd) {

@@ -87,6 +87,15 @@ int vfio_legacy_set_iommu(int container_fd);
  * IOMMU set. */
 int vfio_legacy_device_open(int group_fd, const char *name);
 
+/** vfio_device_req_eventfd() - a new eventfd the kernel signals when it
+ * asks for device @device_fd back (the device is being removed or
+ * unbound, and the kernel waits for its files to close): the request
+ * interrupt (VFIO_PCI_REQ_IRQ_INDEX) of an open VFIO device file.  There
+ * is one per device: a later VFIO_DEVICE_SET_IRQS by the holder replaces
+ * ours.  Returns the eventfd (non-blocking), or -EINVAL when the device
+ * has no such interrupt (mdevs), or another -errno. */
+int vfio_device_req_eventfd(int device_fd);
+
 /** vfio_legacy_unmap_all() - VFIO_IOMMU_UNMAP_DMA with
  * VFIO_DMA_UNMAP_FLAG_ALL: every mapping of the container goes at once,
  * and with them the devices' access to memory (kernel 5.13+).

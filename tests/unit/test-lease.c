@@ -3,7 +3,8 @@
  * lease.c and process.c without a VFIO kernel: lease ids and modes are
  * parsed strictly, a backend refuses a mode it has not, a lease without
  * devices opens nothing; a pidfd names a process until it exits, and a
- * holder's memlock limit only ever goes up.  (The kernel calls run in
+ * holder's memlock limit only ever goes up; what sysfs shows when the
+ * kernel takes a leased device back.  (The kernel calls run in
  * the VM checks lease-iommufd and lease-legacy.)
  */
 #include <errno.h>
@@ -112,6 +113,56 @@ static bool can_raise_hard_limits(void) {
         return true;
 }
 
+/* When the kernel has taken a leased device back, judged from sysfs. */
+static void test_device_gone(void **state) {
+        LeaseDevice ld = { .name = "0000:00:03.0", .group = 5, .cdev = "vfio0", .fd = -EBADF, .req_fd = -EBADF };
+        LeaseDevice lm = { .name = "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001", .group = 9, .cdev = "vfio1",
+                           .fd = -EBADF, .req_fd = -EBADF };
+        Device d = { .kind = DEVICE_PCI, .name = ld.name, .driver = "vfio-pci", .iommu_group = 5, .vfio_cdev = "vfio0" };
+        Device md = { .kind = DEVICE_MDEV, .name = lm.name, .driver = NULL, .iommu_group = 9, .vfio_cdev = "vfio1" };
+        Lease *l, *legacy;
+
+        assert_int_equal(lease_new(LEASE_BACKEND_IOMMUFD, LEASE_MODE_BOUND, &l), 0);
+        assert_int_equal(lease_new(LEASE_BACKEND_LEGACY, LEASE_MODE_BOUND, &legacy), 0);
+
+        /* Still the lease's: on vfio-pci (or a variant) with its cdev. */
+        assert_null(lease_device_gone(l, &ld, &d));
+        d.driver = "mlx5_vfio_pci";
+        assert_null(lease_device_gone(l, &ld, &d));
+        /* An mdev's driver is not a VFIO driver by name: not judged by it. */
+        assert_null(lease_device_gone(l, &lm, &md));
+
+        /* Removed; moved to another group. */
+        assert_non_null(lease_device_gone(l, &ld, NULL));
+        assert_non_null(lease_device_gone(legacy, &ld, NULL));
+        d.iommu_group = 6;
+        assert_non_null(lease_device_gone(l, &ld, &d));
+        d.iommu_group = 5;
+
+        /* The cdev went first (the kernel waits for the files to close):
+         * gone on iommufd; legacy leases do not use the cdev. */
+        d.driver = "vfio-pci";
+        d.vfio_cdev = NULL;
+        assert_non_null(lease_device_gone(l, &ld, &d));
+        assert_null(lease_device_gone(legacy, &ld, &d));
+        md.vfio_cdev = NULL;
+        assert_non_null(lease_device_gone(l, &lm, &md));
+        /* A different cdev is a different registration. */
+        d.vfio_cdev = "vfio3";
+        assert_non_null(lease_device_gone(l, &ld, &d));
+        d.vfio_cdev = "vfio0";
+
+        /* Unbound, or on a host driver. */
+        d.driver = NULL;
+        assert_non_null(lease_device_gone(l, &ld, &d));
+        assert_non_null(lease_device_gone(legacy, &ld, &d));
+        d.driver = "e1000e";
+        assert_non_null(lease_device_gone(legacy, &ld, &d));
+
+        lease_free(l);
+        lease_free(legacy);
+}
+
 static void test_pidfd(void **state) {
         ProcessInfo p;
         pid_t got;
@@ -172,6 +223,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ids_and_modes),
                 cmocka_unit_test(test_new),
+                cmocka_unit_test(test_device_gone),
                 cmocka_unit_test_teardown(test_pidfd, kill_child),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -296,6 +296,20 @@ wait_for 15 sh -c '[ "$(iommuctl --json leases | jq length)" = 0 ]' || fail "lea
 wait_for 15 sh -c "[ \"\$(readlink /sys/bus/pci/devices/$vnet/driver | xargs basename)\" = $vnet_drv ]" \
 	|| fail "virtio-net not restored after its group left the lease: on $(driver_of $vnet)"
 ok "AddDevices prepared the bridged group (managed) under the held lease; its removal restored virtio-net"
+# 11b. The end of a lease restores what its claim moved, and only that:
+# virtio-net prepared by an admin beforehand stays on vfio-pci.
+iommuctl prepare $vnet >/dev/null || fail "admin prepare of $vnet failed"
+[ "$(driver_of $vnet)" = vfio-pci ] || fail "$vnet on $(driver_of $vnet) after prepare"
+out=$(lease-client hotplug $edu $edu2) || { echo "$out"; journalctl -u iommud --no-pager | tail; fail "AddDevices with $vnet prepared failed"; }
+wait_for 15 sh -c '[ "$(iommuctl --json leases | jq length)" = 0 ]' || fail "lease left after hotplug"
+wait_for 15 sh -c "[ \"\$(readlink /sys/bus/pci/devices/$edu2/driver)\" = '' ]" \
+	|| fail "$edu2, moved by the claim, not restored: on $(driver_of $edu2)"
+sleep 1
+[ "$(driver_of $vnet)" = vfio-pci ] || fail "$vnet, prepared by the admin, was moved by the lease's end: on $(driver_of $vnet)"
+iommuctl --json show $vnet | jq -e .prepared >/dev/null || fail "$vnet lost its prepared record"
+iommuctl restore $vnet >/dev/null || fail "admin restore of $vnet failed"
+[ "$(driver_of $vnet)" = "$vnet_drv" ] || fail "$vnet on $(driver_of $vnet) after restore, not $vnet_drv"
+ok "the lease's end restored $edu2 (its claim moved it) and left $vnet (the admin prepared it) on vfio-pci"
 uuid=0d5c9a3e-7b41-4d8e-9f60-3a2b1c4d5e6f
 echo $uuid > /sys/class/mdev_bus/mtty/mdev_supported_types/mtty-2/create
 wait_for 10 iommuctl show $uuid || fail "iommud did not see mdev $uuid"
