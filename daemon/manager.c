@@ -19,6 +19,10 @@
 #include "varlink-manager.h"
 #include "varlink.h"
 
+static void on_varlink_log(const char *message, void *userdata) {
+        log_debug("%s", message);
+}
+
 static void on_device(Registry *r, RegistryChange what, const Device *d, void *userdata) {
         static const char *const names[] = { "add", "remove", "change" };
         Manager *m = userdata;
@@ -287,6 +291,9 @@ int manager_startup(Manager *m) {
         r = varlink_server_new(m->event, &info, &m->varlink);
         if (r < 0)
                 return r;
+        /* Connections opened and closed, and clients dropped for breaking
+         * a limit: at debug level, one line per connection event. */
+        varlink_server_set_log(m->varlink, on_varlink_log, m);
         r = varlink_manager_register(m, m->varlink);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the varlink interface: %m");
