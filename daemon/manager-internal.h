@@ -97,6 +97,10 @@ void manager_end_lease(Manager *m, Lease *l, const char *reason);
 /* A device changed or went: if a lease has it, check the leases' devices
  * against the registry (soon, from the event loop). */
 void manager_lease_device_event(Manager *m, const char *name);
+/* An IOMMU group came or went: if it is releasing, probe it now (a
+ * hot-removed device's group goes once its holder let go, and its number
+ * may come back for a new device). */
+void manager_lease_group_event(Manager *m, uint32_t group);
 size_t manager_lease_count(Manager *m);
 /* The backend a lease made now would use: iommufd.conf's Backend=, or
  * what the kernel offers. */

@@ -618,6 +618,16 @@ void manager_lease_device_event(Manager *m, const char *name) {
                 }
 }
 
+void manager_lease_group_event(Manager *m, uint32_t group) {
+        Releasing *rel = m->releasing ? get_releasing(m, group) : NULL;
+
+        if (!rel)
+                return;
+        rel->interval = PROBE_FIRST_USEC;
+        (void) sd_event_source_set_time_relative(rel->timer, 0);
+        (void) sd_event_source_set_enabled(rel->timer, SD_EVENT_ONESHOT);
+}
+
 /* Watch the kernel's requests for the devices a claim just added. */
 static void watch_requests(Manager *m, Lease *l) {
         for (size_t i = 0; i < l->n_devices; i++) {

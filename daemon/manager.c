@@ -105,6 +105,8 @@ static void on_group(Registry *r, RegistryChange what, const Group *g, void *use
         Manager *m = userdata;
         json_object *o;
 
+        if (what != REGISTRY_CHANGED)
+                manager_lease_group_event(m, g->id);
         if (!m->watches)
                 return;
         o = manager_group_to_json(m, g);

@@ -94,7 +94,10 @@ kill $monpid 2>/dev/null; wait $monpid 2>/dev/null || true
 
 # 2. A holder that listens: told through Monitor, it closes the removed
 # device's fd and runs on; the removal completes without anyone killed,
-# and the lease, whose only device it was, ends.
+# and the lease, whose only device it was, ends.  The hot-added edu gets
+# group $ghp's number again: the claim right after the hot-add also shows
+# that the old group's releasing record did not outlive it (iommud probes
+# a releasing group the moment its group goes).
 hot_add
 : >"$mon"
 chown 1000 "$mon"
