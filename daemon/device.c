@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,4 +158,12 @@ json_object *device_to_json(const Device *d, bool group_viable) {
         json_object_object_add(o, "blockReason", str_or_null(reason));
         json_object_object_add(o, "assignable", json_object_new_boolean(d->iommu_group >= 0 && group_viable));
         return o;
+}
+
+int device_name_canonicalize(const char *s, char buf[static UUID_STRING_MAX]) {
+        if (!s)
+                return -EINVAL;
+        if (pci_address_canonicalize(s, buf) >= 0)
+                return 0;
+        return uuid_canonicalize(s, buf);
 }

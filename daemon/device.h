@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "shared/pci-address.h"
+#include "shared/uuid.h"
 
 typedef enum DeviceKind {
         DEVICE_PCI,
@@ -80,6 +81,11 @@ bool device_driver_is_vfio(const char *driver);
  * (0609) bridge, or a function on pcieport: never handed to vfio-pci,
  * which cannot drive bridges, and everything behind one hangs off it. */
 bool device_is_bridge(const Device *d);
+
+/** device_name_canonicalize() - a device name from a client: a PCI
+ * address in any spelling pci_address_parse() takes, or an mdev UUID,
+ * written canonical into @buf.  -EINVAL for anything else. */
+int device_name_canonicalize(const char *s, char buf[static UUID_STRING_MAX]);
 
 /** device_to_json() - the stable JSON form (see data/org.iommud.Manager.varlink). */
 json_object *device_to_json(const Device *d, bool group_viable);

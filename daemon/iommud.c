@@ -33,12 +33,14 @@ static void help(void) {
                "                            none means nothing is assignable)\n"
                "     --state-dir DIR        Where records that must survive a restart go\n"
                "                            (default: " DEFAULT_STATE_DIR ")\n"
+               "     --no-dbus              Serve varlink alone: no org.iommud1 on the\n"
+               "                            system bus\n"
                "\n"
                "See iommud(8).\n");
 }
 
 int main(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100, ARG_VARLINK_SOCKET, ARG_CONFIG, ARG_STATE_DIR };
+        enum { ARG_VERSION = 0x100, ARG_VARLINK_SOCKET, ARG_CONFIG, ARG_STATE_DIR, ARG_NO_DBUS };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -46,6 +48,7 @@ int main(int argc, char **argv) {
                 { "varlink-socket", required_argument, NULL, ARG_VARLINK_SOCKET },
                 { "config", required_argument, NULL, ARG_CONFIG },
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "no-dbus", no_argument, NULL, ARG_NO_DBUS },
                 { NULL, 0, NULL, 0 }
         };
         ManagerOptions o = { .varlink_socket = DEFAULT_SOCKET, .sysfs_root = "/sys", .config_path = DEFAULT_CONFIG,
@@ -82,6 +85,9 @@ int main(int argc, char **argv) {
                                 return EXIT_FAILURE;
                         }
                         o.state_dir = optarg;
+                        break;
+                case ARG_NO_DBUS:
+                        o.no_dbus = true;
                         break;
                 default:
                         fprintf(stderr, "Try 'iommud --help'.\n");

@@ -31,6 +31,7 @@ typedef struct AuthBatch {
         char verb[32];
         char action[64];
         uid_t uid;
+        bool interactive;
 } AuthBatch;
 
 static void batch_finish(AuthBatch *b) {
@@ -57,13 +58,16 @@ static void on_verdict(int result, bool challenge, const char *error_message, vo
         if (result != 1 && !b->denied) {
                 b->denied = true;
                 b->err.name = "PermissionDenied";
+                b->err.challenge = result == 0 && challenge;
                 snprintf(b->err.device, sizeof(b->err.device), "%s", c->device);
                 dev = c->device[0] ? c->device : NULL;
                 if (result == 0)
                         snprintf(b->err.message, sizeof(b->err.message),
                                  "uid %u may not %s%s%s: polkit action %s %s (see AUTHORIZATION in iommud(8))",
                                  (unsigned) b->uid, b->verb, dev ? " " : "", dev ? dev : "", b->action,
-                                 challenge ? "needs an administrator's authentication, which iommud does not ask for"
+                                 challenge ? (b->interactive ? "needs authentication, which was not given"
+                                                             : "needs authentication, and the call did not allow "
+                                                               "polkit to ask for it")
                                            : "is not allowed");
                 else
                         snprintf(b->err.message, sizeof(b->err.message),
@@ -85,7 +89,10 @@ static const char *hex(char *buf, size_t size, unsigned v, int width) {
 
 int manager_authorize(Manager *m, const ManagerCaller *caller, const ManagerAuthRequest *req, ManagerAuthDone done,
                       void *userdata) {
-        PolkitSubject subject = POLKIT_SUBJECT_PROCESS_INIT(caller->pid, caller->uid, caller->pidfd);
+        /* A D-Bus caller by its bus name, which polkit resolves itself;
+         * a varlink peer by pid, start time, uid and pidfd. */
+        PolkitSubject subject = caller->bus_name ? POLKIT_SUBJECT_BUS_NAME_INIT(caller->bus_name)
+                                                 : POLKIT_SUBJECT_PROCESS_INIT(caller->pid, caller->uid, caller->pidfd);
         char all[1024] = "", group[24] = "";
         size_t n = MAX(req->n_devices, (size_t) 1);
         AuthCheck *c;
@@ -103,6 +110,7 @@ int manager_authorize(Manager *m, const ManagerCaller *caller, const ManagerAuth
         b->done = done;
         b->userdata = userdata;
         b->uid = caller->uid;
+        b->interactive = caller->interactive;
         b->err.group = -1;
         snprintf(b->verb, sizeof(b->verb), "%s", req->verb);
         snprintf(b->action, sizeof(b->action), "%s", req->action);
@@ -163,7 +171,7 @@ int manager_authorize(Manager *m, const ManagerCaller *caller, const ManagerAuth
                 c->batch = b;
                 if (req->n_devices)
                         snprintf(c->device, sizeof(c->device), "%s", req->devices[i]);
-                r = polkit_check(m->polkit, &subject, req->action, details, false, on_verdict, c, NULL);
+                r = polkit_check(m->polkit, &subject, req->action, details, caller->interactive, on_verdict, c, NULL);
                 if (r < 0)
                         /* Not asked: a denial, reported like any other. */
                         on_verdict(r, false, "cannot start the polkit check", c);

@@ -28,6 +28,8 @@ struct Manager {
         Registry *registry;
         Scanner *scanner;
         VarlinkServer *varlink;
+        struct BusFace *bus;    /* NULL with --no-dbus */
+        bool no_dbus;
         Config *config;
         char *varlink_socket;
         bool bound_socket;      /* we made the socket file, so we remove it */

@@ -12,6 +12,7 @@
 #include "build-config.h"
 #include "config.h"
 #include "manager-internal.h"
+#include "bus-manager.h"
 #include "manager.h"
 #include "polkit.h"
 #include "shared/log.h"
@@ -151,6 +152,7 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
                 if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                         return -errno;
         }
+        m->no_dbus = o->no_dbus;
         m->varlink_socket = strdup(o->varlink_socket);
         if (!m->varlink_socket)
                 return -ENOMEM;
@@ -189,8 +191,9 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
-        /* The server first: freeing it cancels Monitor calls, which
-         * unwatch themselves. */
+        /* The faces first: freeing them cancels Monitor calls and
+         * their watches. */
+        bus_face_free(m->bus);
         varlink_server_free(m->varlink);
         while (m->watches)
                 manager_unwatch(m, m->watches);
@@ -299,7 +302,17 @@ int manager_startup(Manager *m) {
         r = varlink_manager_register(m, m->varlink);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the varlink interface: %m");
-        return listen_varlink(m);
+        r = listen_varlink(m);
+        if (r < 0)
+                return r;
+        if (m->no_dbus) {
+                log_info("D-Bus disabled (--no-dbus): serving varlink alone");
+                return 0;
+        }
+        r = bus_face_new(m, NULL, &m->bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the D-Bus interface: %m");
+        return 0;
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <systemd/sd-event.h>
@@ -28,6 +29,7 @@ typedef struct ManagerOptions {
         const char *state_dir;          /* /run/iommud: what must survive a restart */
         const char *proc_root;          /* /proc: who holds device nodes */
         uint64_t rebind_timeout_usec;   /* each sysfs write and bind; 0: 10 s */
+        bool no_dbus;                   /* varlink alone: no org.iommud1 on the system bus */
 } ManagerOptions;
 
 /* A refusal or failure, for the front ends to turn into a named error
@@ -47,14 +49,18 @@ typedef struct ManagerError {
         char state[16];                 /* GroupBusy: "claiming", "held", "releasing" */
         char step[64];                  /* BindFailed, GroupNotViable: the kernel call that failed */
         int errno_value;                /* ... and its errno */
+        bool challenge;                 /* PermissionDenied: authenticating could change it */
 } ManagerError;
 
 /* Who asks: from SO_PEERCRED, and a pidfd for the same process (-1 when
- * there is none; borrowed for the call, not kept). */
+ * there is none; borrowed for the call, not kept); or, on D-Bus, from
+ * the bus daemon's credentials of the sender, and its unique name. */
 typedef struct ManagerCaller {
         uid_t uid;
         pid_t pid;
         int pidfd;
+        const char *bus_name;   /* a D-Bus caller: its unique name (polkit's subject), else NULL */
+        bool interactive;       /* D-Bus: the message allows interactive authorization */
 } ManagerCaller;
 
 /* The outcome of a call that may wait for polkit: @err NULL on success. */
@@ -111,6 +117,9 @@ int manager_prepare(Manager *m, const char *const *names, size_t n, int64_t grou
  * @names (or in @group) goes back to its original driver. */
 int manager_restore(Manager *m, const char *const *names, size_t n, int64_t group, ManagerRebindDone done,
                     void *userdata);
+
+/* The most devices one Prepare or Restore call may name, on any face. */
+#define MANAGER_REBIND_DEVICES_MAX 64
 
 /** manager_caller_rebind() - manager_prepare() (or, with @restore,
  * manager_restore()) for @caller, once polkit allows it (action

@@ -72,14 +72,6 @@ static int method_list_devices(VarlinkCall *c, json_object *params, void *userda
         return varlink_call_reply_text(c, buf);
 }
 
-/* A device name from a client: a PCI address in any accepted spelling,
- * or an mdev UUID; written canonical into @buf. */
-static int canonical_device_name(const char *s, char buf[static UUID_STRING_MAX]) {
-        if (pci_address_canonicalize(s, buf) >= 0)
-                return 0;
-        return uuid_canonicalize(s, buf);
-}
-
 static int method_get_device(VarlinkCall *c, json_object *params, void *userdata) {
         Manager *m = userdata;
         Registry *reg = manager_get_registry(m);
@@ -89,7 +81,7 @@ static int method_get_device(VarlinkCall *c, json_object *params, void *userdata
         int r;
 
         r = varlink_json_get_string(params, "name", true, 64, &s);
-        if (r < 0 || canonical_device_name(s, name) < 0)
+        if (r < 0 || device_name_canonicalize(s, name) < 0)
                 return varlink_call_reply_invalid_parameter(c, "name");
         d = registry_get_device(reg, name);
         if (!d) {
@@ -214,8 +206,6 @@ static int method_get_policy(VarlinkCall *c, json_object *params, void *userdata
 
 /* ---- Prepare and Restore ---- */
 
-#define REBIND_DEVICES_MAX 64
-
 /* The one table from the manager's errors to the IDL's: each error's
  * parameters, from ManagerError. */
 static int reply_manager_error(VarlinkCall *c, const ManagerError *e) {
@@ -295,7 +285,7 @@ static int get_device_names(json_object *params, size_t max, char names[][UUID_S
 
                 /* No NUL inside, not over-long, a PCI address or a UUID. */
                 if (!s || (size_t) json_object_get_string_len(e) != strlen(s) || strlen(s) > 64 ||
-                    canonical_device_name(s, names[i]) < 0)
+                    device_name_canonicalize(s, names[i]) < 0)
                         return -EINVAL;
                 ptrs[i] = names[i];
         }
@@ -322,14 +312,14 @@ static void caller_done(ManagerCaller *caller) {
 }
 
 static int method_rebind(VarlinkCall *c, json_object *params, Manager *m, bool restore) {
-        char names[REBIND_DEVICES_MAX][UUID_STRING_MAX];
-        const char *ptrs[REBIND_DEVICES_MAX];
+        char names[MANAGER_REBIND_DEVICES_MAX][UUID_STRING_MAX];
+        const char *ptrs[MANAGER_REBIND_DEVICES_MAX];
         ManagerCaller caller;
         int64_t group = -1;
         size_t n = 0;
         int r;
 
-        if (get_device_names(params, REBIND_DEVICES_MAX, names, ptrs, &n) < 0)
+        if (get_device_names(params, MANAGER_REBIND_DEVICES_MAX, names, ptrs, &n) < 0)
                 return varlink_call_reply_invalid_parameter(c, "devices");
         r = varlink_json_get_int64(params, "group", false, &group);
         if (r < 0 || (r > 0 && (group < 0 || group > UINT32_MAX)))
@@ -626,8 +616,8 @@ static void lease_done(Manager *m, const ManagerError *err, const Lease *l, uint
 static int method_lease_op(VarlinkCall *c, json_object *params, void *userdata) {
         Manager *m = userdata;
         const char *method = varlink_call_get_method(c);
-        char names[REBIND_DEVICES_MAX][UUID_STRING_MAX];
-        const char *ptrs[REBIND_DEVICES_MAX];
+        char names[MANAGER_REBIND_DEVICES_MAX][UUID_STRING_MAX];
+        const char *ptrs[MANAGER_REBIND_DEVICES_MAX];
         const char *lease, *reason = NULL;
         ManagerCaller caller;
         int64_t grace = 0;
@@ -637,7 +627,7 @@ static int method_lease_op(VarlinkCall *c, json_object *params, void *userdata) 
         if (get_lease_id(params, &lease) < 0)
                 return varlink_call_reply_invalid_parameter(c, "lease");
         if (strcmp(method, IFACE ".RemoveDevices") == 0 &&
-            get_device_names(params, REBIND_DEVICES_MAX, names, ptrs, &n) <= 0)
+            get_device_names(params, MANAGER_REBIND_DEVICES_MAX, names, ptrs, &n) <= 0)
                 return varlink_call_reply_invalid_parameter(c, "devices");
         if (strcmp(method, IFACE ".RequestRelease") == 0) {
                 if (varlink_json_get_string(params, "reason", true, 256, &reason) < 0)

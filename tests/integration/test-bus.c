@@ -1,0 +1,502 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * iommud's D-Bus face, the daemon unmodified, on a umockdev testbed and a
+ * private dbus-daemon (Debian's, with iommud's bus policy included);
+ * busctl and gdbus, not ours, as the clients: the introspection matches
+ * the XML shipped in data/dbus-1/interfaces; the properties say what the
+ * varlink face says; changes go out as signals; refusals carry the same
+ * names as on varlink; the bus going away and coming back loses nothing.
+ * Root (setpriv, and dbus-daemon's policy by uid); skips without.
+ *
+ * Usage (meson passes them): test-bus IOMMUD IOMMUCTL BUS-POLICY XML-DIR
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "testbed.h"
+
+static const char *iommud, *iommuctl, *bus_policy, *xml_dir;
+/* umockdev's preload, for iommud alone: the clients and dbus-daemon run
+ * without it (busctl cannot read its peers' credentials under it). */
+static char *preload;
+
+#define MDEV "3b1d2f63-2a3c-4f39-9b3e-6c1a5e9c0d01"
+
+typedef struct Fixture {
+        Testbed *t;
+        pid_t daemon, bus;
+        char sock[256], bus_conf[300], address[300], log[300];
+} Fixture;
+
+/* Run @cmd (a shell command) and return its stdout and stderr, with its
+ * exit status in *ret_status. */
+static char *run(int *ret_status, const char *fmt, ...) {
+        char cmd[4096], *out = NULL;
+        size_t n = 0, cap = 0;
+        va_list ap;
+        FILE *p;
+        int st;
+
+        va_start(ap, fmt);
+        vsnprintf(cmd, sizeof(cmd), fmt, ap);
+        va_end(ap);
+        strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
+        p = popen(cmd, "r");
+        assert_non_null(p);
+        for (;;) {
+                size_t k;
+                if (n + 4096 > cap) {
+                        cap = cap ? cap * 2 : 65536;
+                        out = realloc(out, cap);
+                        assert_non_null(out);
+                }
+                k = fread(out + n, 1, cap - n - 1, p);
+                if (k == 0)
+                        break;
+                n += k;
+        }
+        out[n] = 0;
+        st = pclose(p);
+        if (ret_status)
+                *ret_status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        return out;
+}
+
+static void start_bus(Fixture *f) {
+        struct stat st;
+        char path[300];
+
+        snprintf(path, sizeof(path), "%s/bus", f->t->root);
+        (void) unlink(path);
+        f->bus = fork();
+        assert_true(f->bus >= 0);
+        if (f->bus == 0) {
+                execlp("dbus-daemon", "dbus-daemon", "--nofork", "--nosyslog", "--config-file", f->bus_conf,
+                       (char *) NULL);
+                _exit(127);
+        }
+        for (int i = 0; i < 500 && stat(path, &st) < 0; i++)
+                usleep(10000);
+        assert_int_equal(stat(path, &st), 0);
+}
+
+static void stop_bus(Fixture *f) {
+        if (f->bus <= 0)
+                return;
+        kill(f->bus, SIGTERM);
+        assert_int_equal(waitpid(f->bus, NULL, 0), f->bus);
+        f->bus = 0;
+}
+
+/* Whether org.iommud1 is on the bus, within @seconds. */
+static bool wait_name(Fixture *f, int seconds) {
+        for (int i = 0; i < seconds * 10; i++) {
+                int st;
+                free(run(&st, "busctl --address=%s status org.iommud1 >/dev/null", f->address));
+                if (st == 0)
+                        return true;
+                usleep(100000);
+        }
+        return false;
+}
+
+static void write_bus_conf(Fixture *f) {
+        FILE *c;
+
+        snprintf(f->bus_conf, sizeof(f->bus_conf), "%s/bus.conf", f->t->root);
+        snprintf(f->address, sizeof(f->address), "unix:path=%s/bus", f->t->root);
+        c = fopen(f->bus_conf, "we");
+        assert_non_null(c);
+        /* Debian's system bus, in short: nothing may be owned or called
+         * unless a policy says so; then iommud's policy. */
+        fprintf(c,
+                "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN\"\n"
+                " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+                "<busconfig>\n"
+                "  <type>system</type>\n"
+                "  <listen>unix:path=%s/bus</listen>\n"
+                "  <auth>EXTERNAL</auth>\n"
+                "  <policy context=\"default\">\n"
+                "    <allow user=\"*\"/>\n"
+                "    <deny own=\"*\"/>\n"
+                "    <deny send_type=\"method_call\"/>\n"
+                "    <allow send_type=\"signal\"/>\n"
+                "    <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
+                "    <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
+                "    <allow receive_type=\"method_call\"/>\n"
+                "    <allow receive_type=\"method_return\"/>\n"
+                "    <allow receive_type=\"error\"/>\n"
+                "    <allow receive_type=\"signal\"/>\n"
+                "    <allow send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus\"/>\n"
+                "    <allow send_destination=\"org.freedesktop.DBus\"\n"
+                "           send_interface=\"org.freedesktop.DBus.Introspectable\"/>\n"
+                "  </policy>\n"
+                "  <include>%s</include>\n"
+                "</busconfig>\n",
+                f->t->root, bus_policy);
+        assert_int_equal(fclose(c), 0);
+}
+
+static int setup_with(void **state, bool bus_first) {
+        Fixture *f = calloc(1, sizeof(*f));
+        struct stat st;
+
+        assert_non_null(f);
+        f->t = testbed_new();
+        /* uid 65534 must reach the bus socket in it. */
+        assert_int_equal(chmod(f->t->root, 0711), 0);
+        testbed_add_sample_host(f->t);
+        testbed_add_mtty(f->t, MDEV, 9);
+        snprintf(f->sock, sizeof(f->sock), "%s/iommud.sock", f->t->root);
+        snprintf(f->log, sizeof(f->log), "%s/iommud.log", f->t->root);
+        write_bus_conf(f);
+        if (bus_first)
+                start_bus(f);
+        f->daemon = fork();
+        assert_true(f->daemon >= 0);
+        if (f->daemon == 0) {
+                char conf[300];
+                FILE *c;
+
+                snprintf(conf, sizeof(conf), "%s/iommud.conf", f->t->root);
+                c = fopen(conf, "we");
+                if (!c)
+                        _exit(126);
+                fputs("[Assignable]\nParent=0000:03:00.0\nAddress=01:01.0\n", c);
+                fclose(c);
+                if (!freopen(f->log, "w", stderr))
+                        _exit(126);
+                setenv("DBUS_SYSTEM_BUS_ADDRESS", f->address, 1);
+                if (preload)
+                        setenv("LD_PRELOAD", preload, 1);
+                execl(iommud, iommud, "--varlink-socket", f->sock, "--config", conf, "--log-level", "info",
+                      (char *) NULL);
+                _exit(127);
+        }
+        for (int i = 0; i < 500 && stat(f->sock, &st) < 0; i++)
+                usleep(10000);
+        assert_int_equal(stat(f->sock, &st), 0);
+        if (bus_first && !wait_name(f, 10)) {
+                char *out = run(NULL, "cat %s; busctl --address=%s status org.iommud1", f->log, f->address);
+                fail_msg("org.iommud1 is not on the bus:\n%s", out);
+        }
+        *state = f;
+        return 0;
+}
+
+static int setup(void **state) {
+        return setup_with(state, true);
+}
+
+static int setup_no_bus(void **state) {
+        return setup_with(state, false);
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+
+        kill(f->daemon, SIGTERM);
+        assert_int_equal(waitpid(f->daemon, NULL, 0), f->daemon);
+        stop_bus(f);
+        testbed_free(f->t);
+        free(f);
+        return 0;
+}
+
+/* The <interface name="@iface"> element of @xml, NULL when absent. */
+static char *interface_of(const char *xml, const char *iface) {
+        char open[256];
+        const char *a, *b;
+
+        snprintf(open, sizeof(open), "<interface name=\"%s\">", iface);
+        a = strstr(xml, open);
+        if (!a)
+                return NULL;
+        b = strstr(a, "</interface>");
+        if (!b)
+                return NULL;
+        return strndup(a, (size_t) (b - a) + strlen("</interface>"));
+}
+
+static void check_introspection(Fixture *f, const char *path, const char *iface) {
+        char file[512], *live, *shipped, *a, *b;
+        int st;
+
+        live = run(&st, "busctl --address=%s introspect --xml-interface org.iommud1 %s", f->address, path);
+        assert_int_equal(st, 0);
+        snprintf(file, sizeof(file), "cat %s/%s.xml", xml_dir, iface);
+        shipped = run(&st, "%s", file);
+        assert_int_equal(st, 0);
+        a = interface_of(live, iface);
+        b = interface_of(shipped, iface);
+        if (!a || !b || strcmp(a, b) != 0)
+                fail_msg("%s at %s differs from %s/%s.xml:\n--- running\n%s\n--- shipped\n%s", iface, path, xml_dir,
+                         iface, a ? a : live, b ? b : shipped);
+        free(a);
+        free(b);
+        free(live);
+        free(shipped);
+}
+
+static void test_introspection(void **state) {
+        Fixture *f = *state;
+
+        check_introspection(f, "/org/iommud1", "org.iommud1.Manager");
+        check_introspection(f, "/org/iommud1/device/pci_0000_01_00_0", "org.iommud1.Device");
+        check_introspection(f, "/org/iommud1/group/2", "org.iommud1.Group");
+}
+
+static const char *sget(json_object *o, const char *k) {
+        json_object *v;
+        return json_object_object_get_ex(o, k, &v) && v ? json_object_get_string(v) : NULL;
+}
+
+/* Every device's properties say what iommuctl (varlink) says. */
+static void test_properties_match_varlink(void **state) {
+        Fixture *f = *state;
+        char *out, want[256];
+        json_object *list;
+        int st;
+
+        out = run(&st, "%s --socket %s --json list", iommuctl, f->sock);
+        assert_int_equal(st, 0);
+        list = json_tokener_parse(out);
+        free(out);
+        assert_non_null(list);
+        assert_int_equal(json_object_array_length(list), 9);
+        for (size_t i = 0; i < json_object_array_length(list); i++) {
+                json_object *d = json_object_array_get_idx(list, i);
+                const char *name = sget(d, "name"), *driver = sget(d, "driver"), *group = sget(d, "iommuGroup");
+                char path[128], *o;
+
+                out = run(&st, "busctl --address=%s call org.iommud1 /org/iommud1 org.iommud1.Manager GetDevice s %s",
+                          f->address, name);
+                assert_int_equal(st, 0);
+                assert_int_equal(sscanf(out, "o \"%127[^\"]\"", path), 1);
+                free(out);
+                o = run(&st, "busctl --address=%s get-property org.iommud1 %s org.iommud1.Device Name Driver "
+                        "IommuGroup PolicyAllows", f->address, path);
+                assert_int_equal(st, 0);
+                snprintf(want, sizeof(want), "s \"%s\"\ns \"%s\"\nx %s\nb %s\n", name, driver ? driver : "",
+                         group ? group : "-1",
+                         json_object_get_boolean(json_object_object_get(d, "policyAllows")) ? "true" : "false");
+                if (strcmp(o, want) != 0)
+                        fail_msg("%s (%s): D-Bus says\n%s\nvarlink says\n%s", name, path, o, want);
+                free(o);
+        }
+        json_object_put(list);
+
+        /* One call gets everything: the devices and the groups. */
+        out = run(&st, "busctl --address=%s --json=short call org.iommud1 /org/iommud1 "
+                  "org.freedesktop.DBus.ObjectManager GetManagedObjects", f->address);
+        assert_int_equal(st, 0);
+        {
+                json_object *o = json_tokener_parse(out), *data, *objs;
+                size_t devices = 0, groups = 0;
+
+                assert_non_null(o);
+                assert_true(json_object_object_get_ex(o, "data", &data));
+                objs = json_object_array_get_idx(data, 0);
+                json_object_object_foreach(objs, key, val) {
+                        (void) val;
+                        devices += strncmp(key, "/org/iommud1/device/", 20) == 0;
+                        groups += strncmp(key, "/org/iommud1/group/", 19) == 0;
+                }
+                assert_int_equal(devices, 9);
+                /* 1..5 and the mdev's 9: 00:1f.0 has none. */
+                assert_int_equal(groups, 6);
+                json_object_put(o);
+        }
+        free(out);
+}
+
+/* Changes reach a watcher as signals: a bind as PropertiesChanged, a
+ * hotplug as InterfacesAdded and InterfacesRemoved. */
+static void test_signals(void **state) {
+        Fixture *f = *state;
+        char mon[300], *out = NULL;
+        pid_t pid;
+        int st;
+
+        snprintf(mon, sizeof(mon), "%s/monitor", f->t->root);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                if (!freopen(mon, "w", stdout))
+                        _exit(126);
+                                /* Line-buffered: it writes to a file. */
+                execlp("stdbuf", "stdbuf", "-oL", "gdbus", "monitor", "--address", f->address, "--dest",
+                       "org.iommud1", (char *) NULL);
+                _exit(127);
+        }
+        /* gdbus prints a line once it watches. */
+        for (int i = 0; i < 100; i++) {
+                free(out);
+                out = run(&st, "cat %s", mon);
+                if (strstr(out, "Monitoring signals"))
+                        break;
+                usleep(50000);
+        }
+        testbed_set_driver(f->t, "0000:01:00.0", "vfio-pci");
+        umockdev_testbed_uevent(f->t->tb, "/sys/devices/pci0000:00/0000:01:00.0", "bind");
+        testbed_add_pci(f->t, "0000:04:00.0", 0x1234, 0x11e8, 7, NULL);
+        for (int i = 0; i < 100; i++) {
+                free(out);
+                out = run(&st, "cat %s", mon);
+                if (strstr(out, "pci_0000_01_00_0: org.freedesktop.DBus.Properties.PropertiesChanged") &&
+                    strstr(out, "'Driver': <'vfio-pci'>") && strstr(out, "InterfacesAdded (objectpath "
+                                                                           "'/org/iommud1/device/pci_0000_04_00_0'"))
+                        break;
+                usleep(50000);
+        }
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        if (!strstr(out, "'Driver': <'vfio-pci'>") || !strstr(out, "/org/iommud1/device/pci_0000_04_00_0"))
+                fail_msg("gdbus monitor saw:\n%s", out);
+        free(out);
+}
+
+/* Refusals: the varlink error's name under org.iommud1.Error. */
+static void test_errors(void **state) {
+        Fixture *f = *state;
+        char *out;
+        int st;
+
+        out = run(&st, "gdbus call --address %s --dest org.iommud1 --object-path /org/iommud1 "
+                  "--method org.iommud1.Manager.GetDevice 0000:09:00.0", f->address);
+        assert_int_not_equal(st, 0);
+        if (!strstr(out, "org.iommud1.Error.NoSuchDevice"))
+                fail_msg("GetDevice of a missing device: %s", out);
+        free(out);
+        out = run(&st, "gdbus call --address %s --dest org.iommud1 --object-path /org/iommud1 "
+                  "--method org.iommud1.Manager.GetDevice ../../etc/passwd", f->address);
+        assert_int_not_equal(st, 0);
+        if (!strstr(out, "org.freedesktop.DBus.Error.InvalidArgs"))
+                fail_msg("GetDevice of a path: %s", out);
+        free(out);
+
+        /* The policy refuses 01:00.0 (not in [Assignable]) to root too:
+         * the same error as through varlink. */
+        out = run(&st, "%s --socket %s --json prepare 0000:01:00.0", iommuctl, f->sock);
+        if (!strstr(out, "org.iommud.Manager.NotAllowed"))
+                fail_msg("varlink Prepare of 01:00.0: %s", out);
+        free(out);
+        out = run(&st, "gdbus call --address %s --dest org.iommud1 --object-path /org/iommud1 "
+                  "--method org.iommud1.Manager.Prepare \"['0000:01:00.0']\"", f->address);
+        assert_int_not_equal(st, 0);
+        if (!strstr(out, "org.iommud1.Error.NotAllowed"))
+                fail_msg("D-Bus Prepare of 01:00.0: %s", out);
+        free(out);
+
+        /* Not root, and no polkit on this bus: no, by name; nothing moved. */
+        out = run(&st, "setpriv --reuid=65534 --regid=65534 --clear-groups gdbus call --address %s "
+                  "--dest org.iommud1 --object-path /org/iommud1 --method org.iommud1.Manager.Prepare "
+                  "\"['0000:01:01.0']\"", f->address);
+        assert_int_not_equal(st, 0);
+        if (!strstr(out, "org.iommud1.Error.PermissionDenied") || !strstr(out, "uid 65534"))
+                fail_msg("Prepare by uid 65534: %s", out);
+        free(out);
+        out = run(&st, "%s --socket %s --json show 0000:01:01.0", iommuctl, f->sock);
+        if (!strstr(out, "\"driver\": null") && !strstr(out, "\"driver\":null"))
+                fail_msg("01:01.0 moved after a refused Prepare: %s", out);
+        free(out);
+        /* Reading is open to everyone. */
+        out = run(&st, "setpriv --reuid=65534 --regid=65534 --clear-groups busctl --address=%s get-property "
+                  "org.iommud1 /org/iommud1/group/2 org.iommud1.Group Viable", f->address);
+        assert_int_equal(st, 0);
+        assert_string_equal(out, "b false\n");
+        free(out);
+
+        /* The bus policy: nobody but root may own the name. */
+        out = run(&st, "setpriv --reuid=65534 --regid=65534 --clear-groups busctl --address=%s call "
+                  "org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus RequestName su org.iommud1 4",
+                  f->address);
+        assert_int_not_equal(st, 0);
+        if (!strstr(out, "not allowed to own") && !strstr(out, "Access denied") && !strstr(out, "AccessDenied"))
+                fail_msg("uid 65534 asking for org.iommud1: %s", out);
+        free(out);
+}
+
+/* The bus goes away (dbus restarted) and comes back: varlink answers all
+ * along, and iommud takes its name again. */
+static void test_bus_restart(void **state) {
+        Fixture *f = *state;
+        char *out;
+        int st;
+
+        stop_bus(f);
+        out = run(&st, "%s --socket %s --json status", iommuctl, f->sock);
+        assert_int_equal(st, 0);
+        free(out);
+        start_bus(f);
+        if (!wait_name(f, 15)) {
+                out = run(&st, "cat %s", f->log);
+                fail_msg("org.iommud1 did not come back; iommud's log:\n%s", out);
+        }
+        out = run(&st, "cat %s", f->log);
+        assert_non_null(strstr(out, "lost the system bus"));
+        assert_non_null(strstr(out, "connected to the system bus again"));
+        free(out);
+        assert_int_equal(kill(f->daemon, 0), 0);
+}
+
+/* No bus when iommud starts: varlink alone, said in the log; the bus
+ * arriving later is found. */
+static void test_no_bus_at_start(void **state) {
+        Fixture *f = *state;
+        char *out;
+        int st;
+
+        out = run(&st, "%s --socket %s --json status", iommuctl, f->sock);
+        assert_int_equal(st, 0);
+        free(out);
+        out = run(&st, "cat %s", f->log);
+        if (!strstr(out, "serving varlink alone"))
+                fail_msg("iommud's log:\n%s", out);
+        free(out);
+        start_bus(f);
+        assert_true(wait_name(f, 15));
+}
+
+int main(int argc, char **argv) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_introspection, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_properties_match_varlink, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_signals, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bus_restart, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_no_bus_at_start, setup_no_bus, teardown),
+        };
+        if (!testbed_preloaded() || argc != 5)
+                return 77;
+        if (geteuid() != 0) {
+                printf("1..0 # SKIP needs root (setpriv, and the bus policy is by uid)\n");
+                return 0;
+        }
+        if (system("command -v dbus-daemon >/dev/null && command -v gdbus >/dev/null && command -v busctl >/dev/null")
+            != 0) {
+                printf("1..0 # SKIP needs dbus-daemon, gdbus (libglib2.0-bin) and busctl\n");
+                return 0;
+        }
+        if (getenv("LD_PRELOAD")) {
+                preload = strdup(getenv("LD_PRELOAD"));
+                unsetenv("LD_PRELOAD");
+        }
+        iommud = argv[1];
+        iommuctl = argv[2];
+        bus_policy = argv[3];
+        xml_dir = argv[4];
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
