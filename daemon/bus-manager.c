@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "bus-manager.h"
 #include "bus-path.h"
 #include "errors.h"
+#include "process.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 #include "shared/uuid.h"
@@ -540,6 +542,338 @@ static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         return 1;
 }
 
+/* ---- leases ---- */
+
+/* A Claim or AddDevices under way: its message, and the claim while
+ * polkit decides, stopped when the caller leaves the bus. */
+typedef struct BusClaim {
+        sd_bus_message *msg;
+        ManagerClaim *claim;
+        sd_bus_track *track;
+} BusClaim;
+
+static void bus_claim_free(BusClaim *bc) {
+        sd_bus_track_unref(bc->track);
+        sd_bus_message_unref(bc->msg);
+        free(bc);
+}
+
+static int on_caller_gone(sd_bus_track *t, void *userdata) {
+        BusClaim *bc = userdata;
+
+        if (bc->claim)
+                manager_claim_cancel(bc->claim);
+        return 0;
+}
+
+static void close_claim_fds(ManagerClaimFds *fds) {
+        safe_close(fds->iommufd);
+        safe_close(fds->container);
+        for (size_t i = 0; i < fds->n_groups; i++)
+                safe_close(fds->group_fds[i]);
+        for (size_t i = 0; i < LEASE_REPLY_FDS_MAX; i++)
+                safe_close(fds->device_fds[i]);
+}
+
+/* The fds of a grant, named as iommuctl claim's placeholders are:
+ * "iommufd", "container", "group:N", and each device's name. */
+static int append_fds(sd_bus_message *reply, const Lease *l, const size_t *added, size_t n_added,
+                      const ManagerClaimFds *fds) {
+        char key[32];
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "{sh}");
+        if (r >= 0 && fds->iommufd >= 0)
+                r = sd_bus_message_append(reply, "{sh}", "iommufd", fds->iommufd);
+        if (r >= 0 && fds->container >= 0)
+                r = sd_bus_message_append(reply, "{sh}", "container", fds->container);
+        for (size_t i = 0; r >= 0 && i < fds->n_groups; i++) {
+                snprintf(key, sizeof(key), "group:%u", fds->group_ids[i]);
+                r = sd_bus_message_append(reply, "{sh}", key, fds->group_fds[i]);
+        }
+        for (size_t i = 0; r >= 0 && i < n_added && i < LEASE_REPLY_FDS_MAX; i++)
+                if (fds->device_fds[i] >= 0)
+                        r = sd_bus_message_append(reply, "{sh}", l->devices[added[i]].name, fds->device_fds[i]);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
+static void claim_done(Manager *m, const ManagerError *err, const Lease *l, const size_t *added, size_t n_added,
+                       ManagerClaimFds *fds, void *userdata) {
+        BusClaim *bc = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        bool add = strcmp(sd_bus_message_get_member(bc->msg), "AddDevices") == 0;
+        char path[BUS_PATH_MAX];
+        int r;
+
+        if (err) {
+                (void) reply_error(bc->msg, err);
+                goto out;
+        }
+        r = sd_bus_message_new_method_return(bc->msg, &reply);
+        if (r >= 0 && !add) {
+                r = bus_lease_path(l->id_string, path);
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "o", path);
+        }
+        if (r >= 0)
+                r = append_fds(reply, l, added, n_added, fds);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        if (r < 0)
+                /* The caller may be gone: the lease stays, for its holder
+                 * (and Release ends it). */
+                log_info("Lease %s granted, but the D-Bus reply could not be sent: %s", l->id_string, strerror(-r));
+out:
+        if (fds)
+                close_claim_fds(fds);   /* sd-bus sent copies */
+        bus_claim_free(bc);
+}
+
+static int read_devices(sd_bus_message *msg, size_t max, char names[][UUID_STRING_MAX], const char **ptrs,
+                        size_t *ret_n, sd_bus_error *error) {
+        const char *s;
+        size_t n = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(msg, 'a', "s");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(msg, "s", &s)) > 0) {
+                if (n == max)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "more than %zu devices", max);
+                if (device_name_canonicalize(s, names[n]) < 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "'%s' is neither a PCI address nor an mdev UUID", s);
+                for (size_t i = 0; i < n; i++)
+                        if (strcmp(names[i], names[n]) == 0)
+                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s is named twice",
+                                                         names[n]);
+                ptrs[n] = names[n];
+                n++;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(msg);
+        if (r < 0)
+                return r;
+        if (n == 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "no devices named");
+        *ret_n = n;
+        return 0;
+}
+
+/* The caller's own process, as a pidfd: its pid from the bus daemon,
+ * opened, then the bus daemon asked again whether its connection still
+ * belongs to that pid (so a pid reused meanwhile is not taken for it). */
+static int caller_pidfd(sd_bus_message *msg, pid_t pid) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        pid_t again = 0;
+        int r;
+
+        if (pid <= 0)
+                return -ESRCH;
+        fd = pidfd_open_pid(pid);
+        if (fd < 0)
+                return fd;
+        r = sd_bus_get_name_creds(sd_bus_message_get_bus(msg), sd_bus_message_get_sender(msg), SD_BUS_CREDS_PID,
+                                  &creds);
+        if (r < 0)
+                return r == -ENXIO ? -ESRCH : r;
+        r = sd_bus_creds_get_pid(creds, &again);
+        if (r < 0)
+                return r;
+        if (again != pid)
+                return -ESRCH;
+        return TAKE_FD(fd);
+}
+
+static int claim(sd_bus_message *msg, BusFace *b, const char *lease, sd_bus_error *error) {
+        char names[MANAGER_CLAIM_DEVICES_MAX][UUID_STRING_MAX];
+        const char *ptrs[MANAGER_CLAIM_DEVICES_MAX];
+        ManagerClaimRequest req = { .holder_pidfd = -EBADF, .lease = lease };
+        _cleanup_close_ int holder = -EBADF;
+        ManagerError e = { .group = -1 };
+        ManagerCaller caller;
+        ManagerClaim *c = NULL;
+        BusClaim *bc;
+        size_t n = 0;
+        int r;
+
+        r = read_devices(msg, MANAGER_CLAIM_DEVICES_MAX, names, ptrs, &n, error);
+        if (r < 0 || sd_bus_error_is_set(error))
+                return r;
+        if (!lease) {
+                /* Options: mode s, holder h, memlock t. */
+                r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+                if (r < 0)
+                        return r;
+                while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+                        const char *key, *mode;
+                        int fd;
+
+                        r = sd_bus_message_read(msg, "s", &key);
+                        if (r < 0)
+                                return r;
+                        if (strcmp(key, "mode") == 0) {
+                                r = sd_bus_message_read(msg, "v", "s", &mode);
+                                if (r < 0)
+                                        return r;
+                                if (lease_mode_from_string(mode, &req.mode) < 0)
+                                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                                 "mode '%s': \"bound\", \"parked\" or \"access\"", mode);
+                        } else if (strcmp(key, "holder") == 0) {
+                                r = sd_bus_message_read(msg, "v", "h", &fd);
+                                if (r < 0)
+                                        return r;
+                                holder = safe_close(holder);
+                                holder = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                                if (holder < 0)
+                                        return -errno;
+                        } else if (strcmp(key, "memlock") == 0) {
+                                r = sd_bus_message_read(msg, "v", "t", &req.memlock);
+                                if (r < 0)
+                                        return r;
+                        } else
+                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                         "unknown option '%s' (mode, holder, memlock)", key);
+                        r = sd_bus_message_exit_container(msg);
+                        if (r < 0)
+                                return r;
+                }
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(msg);
+                if (r < 0)
+                        return r;
+        }
+        r = get_caller(msg, &caller);
+        if (r < 0)
+                return r;
+        if (!lease) {
+                bool given = holder >= 0;
+
+                if (!given) {
+                        holder = caller_pidfd(msg, caller.pid);
+                        if (holder == -EMFILE || holder == -ENFILE)
+                                return sd_bus_error_setf(error, IOMMUD_DBUS_ERROR_PREFIX "TooManyOpenFiles",
+                                                         "iommud has no file descriptors left for the caller's "
+                                                         "pidfd: end other leases, or raise iommud's LimitNOFILE=");
+                        if (holder < 0)
+                                return sd_bus_error_setf(error, IOMMUD_DBUS_ERROR_PREFIX "HolderGone",
+                                                         "the caller's process (pid %d) is gone", (int) caller.pid);
+                }
+                r = manager_check_holder(holder, &e);
+                if (r < 0 && e.name)
+                        return reply_error(msg, &e);
+                if (r < 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "holder: not a pidfd");
+        }
+        req.names = ptrs;
+        req.n = n;
+        req.holder_pidfd = TAKE_FD(holder);
+        bc = calloc(1, sizeof(*bc));
+        if (!bc) {
+                safe_close(req.holder_pidfd);
+                return -ENOMEM;
+        }
+        bc->msg = sd_bus_message_ref(msg);
+        /* The caller leaving the bus stops a claim that waits for polkit
+         * (nothing is granted to nobody). */
+        r = sd_bus_track_new(sd_bus_message_get_bus(msg), &bc->track, on_caller_gone, bc);
+        if (r >= 0)
+                r = sd_bus_track_add_sender(bc->track, msg);
+        if (r < 0) {
+                safe_close(req.holder_pidfd);
+                bus_claim_free(bc);
+                return r;
+        }
+        r = manager_claim(b->manager, &caller, &req, claim_done, bc, &c);
+        if (r < 0) {
+                bus_claim_free(bc);
+                return r;
+        }
+        /* Still under way (polkit): keep it to cancel.  Otherwise bc is
+         * gone already. */
+        if (c)
+                bc->claim = c;
+        return 1;
+}
+
+static int method_claim(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return claim(msg, userdata, NULL, error);
+}
+
+/* The lease of a Lease object's method. */
+static int lease_of(sd_bus_message *msg, char id[static LEASE_ID_STRING_MAX]) {
+        return bus_lease_from_path(sd_bus_message_get_path(msg), id, LEASE_ID_STRING_MAX);
+}
+
+static int method_add_devices(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        char id[LEASE_ID_STRING_MAX];
+
+        if (lease_of(msg, id) < 0)
+                return -EINVAL;
+        return claim(msg, userdata, id, error);
+}
+
+static void lease_done(Manager *m, const ManagerError *err, const Lease *l, uint64_t deadline, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
+
+        if (err)
+                (void) reply_error(msg, err);
+        else if (strcmp(sd_bus_message_get_member(msg), "RequestRelease") == 0)
+                (void) sd_bus_reply_method_return(msg, "t", deadline);
+        else
+                (void) sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_lease_op(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        BusFace *b = userdata;
+        const char *member = sd_bus_message_get_member(msg);
+        char names[MANAGER_REBIND_DEVICES_MAX][UUID_STRING_MAX], id[LEASE_ID_STRING_MAX];
+        const char *ptrs[MANAGER_REBIND_DEVICES_MAX], *reason = NULL;
+        ManagerCaller caller;
+        uint64_t grace = 0;
+        size_t n = 0;
+        int r;
+
+        if (lease_of(msg, id) < 0)
+                return -EINVAL;
+        if (strcmp(member, "RemoveDevices") == 0) {
+                r = read_devices(msg, MANAGER_REBIND_DEVICES_MAX, names, ptrs, &n, error);
+                if (r < 0 || sd_bus_error_is_set(error))
+                        return r;
+        } else if (strcmp(member, "RequestRelease") == 0) {
+                r = sd_bus_message_read(msg, "st", &reason, &grace);
+                if (r < 0)
+                        return r;
+                if (strlen(reason) > MANAGER_RELEASE_REASON_MAX)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "reason: more than %d bytes",
+                                                 MANAGER_RELEASE_REASON_MAX);
+                if (grace > MANAGER_RELEASE_GRACE_MAX_SEC)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "grace: at most %d seconds", MANAGER_RELEASE_GRACE_MAX_SEC);
+        }
+        r = get_caller(msg, &caller);
+        if (r < 0)
+                return r;
+        sd_bus_message_ref(msg);
+        if (strcmp(member, "RemoveDevices") == 0)
+                r = manager_remove_devices(b->manager, &caller, id, ptrs, n, lease_done, msg);
+        else if (strcmp(member, "RequestRelease") == 0)
+                r = manager_request_release(b->manager, &caller, id, reason, grace * 1000000u, lease_done, msg);
+        else
+                r = manager_release(b->manager, &caller, id, lease_done, msg);
+        if (r < 0) {
+                sd_bus_message_unref(msg);
+                return r;
+        }
+        return 1;
+}
+
 /* ---- vtables ---- */
 
 /* The manager's properties are read when asked (GetStatus's figures);
@@ -566,6 +900,8 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("RestoreGroup", SD_BUS_ARGS("u", id), SD_BUS_RESULT("a(ssss)", devices),
                                 method_restore_group, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Reload", NULL, NULL, method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Claim", SD_BUS_ARGS("as", devices, "a{sv}", options),
+                                SD_BUS_RESULT("o", lease, "a{sh}", fds), method_claim, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("LeaseEnded", SD_BUS_ARGS("o", lease, "s", id, "s", reason), 0),
         SD_BUS_VTABLE_END,
 };
@@ -591,6 +927,13 @@ static const sd_bus_vtable lease_vtable[] = {
 #define P(n, s) SD_BUS_PROPERTY(#n, s, lease_property, 0, CHANGING),
         LEASE_PROPERTIES(P)
 #undef P
+        SD_BUS_METHOD_WITH_ARGS("AddDevices", SD_BUS_ARGS("as", devices), SD_BUS_RESULT("a{sh}", fds),
+                                method_add_devices, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveDevices", SD_BUS_ARGS("as", devices), SD_BUS_NO_RESULT, method_lease_op,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Release", NULL, NULL, method_lease_op, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RequestRelease", SD_BUS_ARGS("s", reason, "t", grace),
+                                SD_BUS_RESULT("t", deadline), method_lease_op, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("ReleaseRequested", SD_BUS_ARGS("s", reason, "t", deadline), 0),
         SD_BUS_SIGNAL_WITH_ARGS("DeviceRemoved", SD_BUS_ARGS("s", device, "s", reason), 0),
         SD_BUS_VTABLE_END,

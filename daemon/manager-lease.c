@@ -1551,6 +1551,19 @@ int manager_request_release(Manager *m, const ManagerCaller *caller, const char 
         return lease_op_start(m, caller, op, true);
 }
 
+int manager_check_holder(int pidfd, ManagerError *err) {
+        pid_t pid;
+        int r = pidfd_get_pid(pidfd, &pid);
+
+        if (r == -ESRCH)
+                manager_set_error(err, "HolderGone", NULL, "the holder process has already exited");
+        else if (r == -EMFILE || r == -ENFILE)
+                manager_set_error(err, "TooManyOpenFiles", NULL,
+                                  "iommud has no file descriptors left for the holder's pidfd: end other leases, "
+                                  "or raise iommud's LimitNOFILE=");
+        return r < 0 ? r : 0;
+}
+
 json_object *manager_list_leases(Manager *m) {
         json_object *a = json_object_new_array();
         size_t i = 0;

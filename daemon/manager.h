@@ -170,6 +170,18 @@ typedef struct ManagerClaimFds {
 typedef void (*ManagerClaimDone)(Manager *m, const ManagerError *err, const Lease *lease, const size_t *added,
                                  size_t n_added, ManagerClaimFds *fds, void *userdata);
 
+/* The limits every face holds a request to. */
+#define MANAGER_CLAIM_DEVICES_MAX (LEASE_REPLY_FDS_MAX - 1)     /* the iommufd takes one fd */
+#define MANAGER_RELEASE_REASON_MAX 256                          /* bytes of a RequestRelease reason */
+#define MANAGER_RELEASE_GRACE_MAX_SEC 86400                     /* a day: a longer wait is no request */
+
+/** manager_check_holder() - @pidfd (borrowed) is a pidfd of a live
+ * process: 0.  Else a named error in @err: HolderGone (the process has
+ * exited: -ESRCH), TooManyOpenFiles (iommud cannot even look: -EMFILE or
+ * -ENFILE); any other -errno (not a pidfd) leaves @err alone, for the
+ * face to call it an invalid argument. */
+int manager_check_holder(int pidfd, ManagerError *err);
+
 /** manager_claim() - a new lease on @req->names' IOMMU groups (or, with
  * @req->lease, more devices for a held lease).  @done is called exactly
  * once, possibly before this returns; when it reports an error, nothing

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "process.h"
@@ -129,4 +130,13 @@ int process_raise_memlock(int pidfd, uint64_t bytes, uint64_t *ret_before) {
         if (r < 0)
                 return r;
         return r ? 0 : -ESRCH;
+}
+
+int pidfd_open_pid(pid_t pid) {
+        int fd;
+
+        if (pid <= 0)
+                return -ESRCH;
+        fd = (int) syscall(SYS_pidfd_open, pid, 0);
+        return fd < 0 ? -errno : fd;
 }

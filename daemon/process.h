@@ -26,6 +26,10 @@ typedef struct ProcessInfo {
  * pidfd. */
 int pidfd_get_pid(int pidfd, pid_t *ret);
 
+/** pidfd_open_pid() - a pidfd (close-on-exec) of process @pid; whether
+ * @pid is still the process meant is the caller's to check.  -ESRCH. */
+int pidfd_open_pid(pid_t pid);
+
 /** pidfd_is_alive() - 1 while the process runs, 0 once it exited. */
 int pidfd_is_alive(int pidfd);
 

@@ -384,7 +384,6 @@ static int method_restore(VarlinkCall *c, json_object *params, void *userdata) {
 /* ---- leases ---- */
 
 /* One fd per device and the iommufd must fit in one reply. */
-#define CLAIM_DEVICES_MAX (VARLINK_DEFAULT_MAX_FDS - 1)
 
 static int get_lease_id(json_object *params, const char **ret) {
         int r = varlink_json_get_string(params, "lease", true, 16, ret);
@@ -492,8 +491,8 @@ out:
 
 static int method_claim(VarlinkCall *c, json_object *params, void *userdata) {
         Manager *m = userdata;
-        char names[CLAIM_DEVICES_MAX][UUID_STRING_MAX];
-        const char *ptrs[CLAIM_DEVICES_MAX];
+        char names[MANAGER_CLAIM_DEVICES_MAX][UUID_STRING_MAX];
+        const char *ptrs[MANAGER_CLAIM_DEVICES_MAX];
         ManagerClaimRequest req = { .holder_pidfd = -EBADF };
         ManagerClaim *claim = NULL;
         ClaimCall *cc;
@@ -502,10 +501,9 @@ static int method_claim(VarlinkCall *c, json_object *params, void *userdata) {
         bool add = strcmp(varlink_call_get_method(c), IFACE ".AddDevices") == 0;
         int64_t holder = -1, memlock = 0;
         size_t n = 0;
-        pid_t pid;
         int r;
 
-        if (get_device_names(params, CLAIM_DEVICES_MAX, names, ptrs, &n) <= 0)
+        if (get_device_names(params, MANAGER_CLAIM_DEVICES_MAX, names, ptrs, &n) <= 0)
                 return varlink_call_reply_invalid_parameter(c, "devices");
         if (add) {
                 if (get_lease_id(params, &lease) < 0)
@@ -539,25 +537,15 @@ static int method_claim(VarlinkCall *c, json_object *params, void *userdata) {
                         return varlink_call_reply_error(c, IFACE ".TooManyOpenFiles", e);
                 }
                 /* A pidfd, and of a live process. */
-                r = pidfd_get_pid(req.holder_pidfd, &pid);
-                if (r == -ESRCH) {
-                        json_object *e = json_object_new_object();
-                        safe_close(req.holder_pidfd);
-                        json_object_object_add(e, "message",
-                                               json_object_new_string("the holder process has already exited"));
-                        return varlink_call_reply_error(c, IFACE ".HolderGone", e);
-                }
-                if (r == -EMFILE || r == -ENFILE) {
-                        json_object *e = json_object_new_object();
-                        safe_close(req.holder_pidfd);
-                        json_object_object_add(e, "message", json_object_new_string(
-                                "iommud has no file descriptors left to read the holder's pidfd: end other "
-                                "leases, or raise iommud's LimitNOFILE="));
-                        return varlink_call_reply_error(c, IFACE ".TooManyOpenFiles", e);
-                }
-                if (r < 0) {
-                        safe_close(req.holder_pidfd);
-                        return holder >= 0 ? varlink_call_reply_invalid_parameter(c, "holder") : r;
+                {
+                        ManagerError e = { .group = -1 };
+                        r = manager_check_holder(req.holder_pidfd, &e);
+                        if (r < 0) {
+                                safe_close(req.holder_pidfd);
+                                if (e.name)
+                                        return reply_manager_error(c, &e);
+                                return holder >= 0 ? varlink_call_reply_invalid_parameter(c, "holder") : r;
+                        }
                 }
         }
         r = get_caller(c, &caller);
@@ -630,10 +618,10 @@ static int method_lease_op(VarlinkCall *c, json_object *params, void *userdata) 
             get_device_names(params, MANAGER_REBIND_DEVICES_MAX, names, ptrs, &n) <= 0)
                 return varlink_call_reply_invalid_parameter(c, "devices");
         if (strcmp(method, IFACE ".RequestRelease") == 0) {
-                if (varlink_json_get_string(params, "reason", true, 256, &reason) < 0)
+                if (varlink_json_get_string(params, "reason", true, MANAGER_RELEASE_REASON_MAX, &reason) < 0)
                         return varlink_call_reply_invalid_parameter(c, "reason");
-                /* At most a day: a longer wait is no request. */
-                if (varlink_json_get_int64(params, "grace", true, &grace) < 0 || grace < 0 || grace > 86400)
+                if (varlink_json_get_int64(params, "grace", true, &grace) < 0 || grace < 0 ||
+                    grace > MANAGER_RELEASE_GRACE_MAX_SEC)
                         return varlink_call_reply_invalid_parameter(c, "grace");
         }
         r = get_caller(c, &caller);

@@ -429,6 +429,81 @@ static void test_errors(void **state) {
         free(out);
 }
 
+/* The name after "Error." in @out (varlink's org.iommud.Manager.X or
+ * D-Bus's org.iommud1.Error.X), into @buf. */
+static const char *error_name(const char *out, const char *prefix, char *buf, size_t size) {
+        const char *p = strstr(out, prefix);
+        size_t n = 0;
+
+        buf[0] = 0;
+        if (!p)
+                return buf;
+        p += strlen(prefix);
+        while (n + 1 < size && ((p[n] >= 'A' && p[n] <= 'Z') || (p[n] >= 'a' && p[n] <= 'z')))
+                n++;
+        memcpy(buf, p, n);
+        buf[n] = 0;
+        return buf;
+}
+
+/* Claim refused: the same error on both faces, and nothing granted. */
+static void test_claim_refusals(void **state) {
+        static const char *const devices[] = {
+                "0000:01:00.0",         /* not in [Assignable] */
+                "0000:09:00.0",         /* no such device */
+                "0000:03:10.0",         /* allowed, but on no VFIO driver */
+                "0000:00:1f.0",         /* no IOMMU group */
+        };
+        Fixture *f = *state;
+        char v[64], d[64], *out, *out2;
+        int st;
+
+        for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
+                out = run(&st, "%s --socket %s --json claim %s -- true", iommuctl, f->sock, devices[i]);
+                assert_int_not_equal(st, 0);
+                out2 = run(&st, "gdbus call --address %s --dest org.iommud1 --object-path /org/iommud1 "
+                           "--method org.iommud1.Manager.Claim \"['%s']\" \"{}\"", f->address, devices[i]);
+                assert_int_not_equal(st, 0);
+                error_name(out, "org.iommud.Manager.", v, sizeof(v));
+                error_name(out2, "org.iommud1.Error.", d, sizeof(d));
+                if (!v[0] || strcmp(v, d) != 0)
+                        fail_msg("Claim of %s: varlink said\n%s\nD-Bus said\n%s", devices[i], out, out2);
+                printf("# Claim %s: %s on both faces\n", devices[i], v);
+                free(out);
+                free(out2);
+        }
+        /* Bad arguments never reach the manager. */
+        out = run(&st, "gdbus call --address %s --dest org.iommud1 --object-path /org/iommud1 "
+                  "--method org.iommud1.Manager.Claim \"['0000:01:01.0']\" \"{'mode': <'sideways'>}\"", f->address);
+        assert_int_not_equal(st, 0);
+        if (!strstr(out, "InvalidArgs") || !strstr(out, "sideways"))
+                fail_msg("Claim with mode sideways: %s", out);
+        free(out);
+        out = run(&st, "gdbus call --address %s --dest org.iommud1 --object-path /org/iommud1 "
+                  "--method org.iommud1.Manager.Claim \"['0000:01:01.0']\" \"{'colour': <'red'>}\"", f->address);
+        assert_int_not_equal(st, 0);
+        if (!strstr(out, "InvalidArgs") || !strstr(out, "colour"))
+                fail_msg("Claim with an unknown option: %s", out);
+        free(out);
+        out = run(&st, "gdbus call --address %s --dest org.iommud1 --object-path /org/iommud1 "
+                  "--method org.iommud1.Manager.Claim \"['0000:01:01.0', '01:01.0']\" \"{}\"", f->address);
+        assert_int_not_equal(st, 0);
+        if (!strstr(out, "InvalidArgs") || !strstr(out, "named twice"))
+                fail_msg("Claim naming a device twice: %s", out);
+        free(out);
+        /* Not root, no polkit: PermissionDenied. */
+        out = run(&st, "setpriv --reuid=65534 --regid=65534 --clear-groups gdbus call --address %s "
+                  "--dest org.iommud1 --object-path /org/iommud1 --method org.iommud1.Manager.Claim "
+                  "\"['0000:01:01.0']\" \"{}\"", f->address);
+        assert_int_not_equal(st, 0);
+        if (!strstr(out, "org.iommud1.Error.PermissionDenied"))
+                fail_msg("Claim by uid 65534: %s", out);
+        free(out);
+        out = run(&st, "%s --socket %s --json leases | jq length", iommuctl, f->sock);
+        assert_string_equal(out, "0\n");
+        free(out);
+}
+
 /* The bus goes away (dbus restarted) and comes back: varlink answers all
  * along, and iommud takes its name again. */
 static void test_bus_restart(void **state) {
@@ -476,6 +551,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test_setup_teardown(test_properties_match_varlink, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_signals, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_claim_refusals, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bus_restart, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_no_bus_at_start, setup_no_bus, teardown),
         };
