@@ -196,7 +196,12 @@ static void connection_update_events(VarlinkConnection *c) {
                 c->io_events = ev;
 }
 
-static int connection_queue(VarlinkConnection *c, json_object *msg, const char *text, int *fds, size_t n_fds) {
+/* @now: a call's final reply, sent at once when the socket takes it,
+ * so that whatever the method does after replying (logging) does not
+ * delay the client.  Notifications wait for the loop: a claim that tells
+ * every monitor must not send to them before answering its caller. */
+static int connection_queue(VarlinkConnection *c, json_object *msg, const char *text, int *fds, size_t n_fds,
+                            bool now) {
         int r;
 
         r = text ? varlink_writer_queue_text(&c->writer, text, fds, n_fds)
@@ -206,6 +211,14 @@ static int connection_queue(VarlinkConnection *c, json_object *msg, const char *
                            c->id, strerror(-r));
                 connection_fail(c);
                 return r;
+        }
+        if (now) {
+                /* What does not fit waits for EPOLLOUT, as any output. */
+                r = varlink_writer_flush(&c->writer);
+                if (r < 0 && r != -EAGAIN) {
+                        server_log(c->server, "varlink connection %u: send failed: %s", c->id, strerror(-r));
+                        c->failed = true;
+                }
         }
         connection_kick(c);
         return 0;
@@ -257,7 +270,7 @@ static void connection_send_error(VarlinkConnection *c, bool oneway, const char 
                 connection_fail(c);
                 return;
         }
-        (void) connection_queue(c, msg, NULL, NULL, 0);
+        (void) connection_queue(c, msg, NULL, NULL, 0, false);
 }
 
 /* The stream can't be trusted past this point: answer if that keeps the
@@ -375,7 +388,7 @@ static int call_send(VarlinkCall *call, json_object *parameters, const char *err
                         connection_fail(c);
                         r = -ENOMEM;
                 } else {
-                        r = connection_queue(c, msg, NULL, fds, n_fds);
+                        r = connection_queue(c, msg, NULL, fds, n_fds, !continues);
                 }
         }
         /* A final reply ends the call even when it can't be delivered:
@@ -419,7 +432,7 @@ int varlink_call_reply_text(VarlinkCall *call, const char *parameters_json) {
                         fds = TAKE_PTR(call->out_fds);
                         n_fds = call->n_out_fds;
                         call->n_out_fds = 0;
-                        r = connection_queue(c, NULL, msg, fds, n_fds);
+                        r = connection_queue(c, NULL, msg, fds, n_fds, true);
                 }
         }
         call->finished = true;
