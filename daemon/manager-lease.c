@@ -757,6 +757,13 @@ static void claim_finish(ClaimOp *op) {
                  granted, ms(op->t_start, now_monotonic()), ms(op->t_start, op->t_checked),
                  ms(op->t_checked, op->t_authorized), ms(op->t_authorized, op->t_prepared),
                  ms(op->t_prepared, op->t_bound));
+        /* Watchers too after the caller: each of them may cost a
+         * message (a D-Bus signal wakes the bus daemon). */
+        for (size_t i = 0; i < op->n_groups; i++)
+                notify_group(m, op->groups[i]);
+        l = manager_get_lease(m, op->owner);
+        if (l)
+                notify_lease(m, op->add ? "change" : "add", l, NULL);
         claim_op_free(op);
 }
 
@@ -1057,9 +1064,6 @@ static void claim_bind(ClaimOp *op) {
         claim_commit(m->claims, op->owner);
         lease_handed_out(l);
         watch_requests(m, l);
-        for (size_t i = 0; i < op->n_groups; i++)
-                notify_group(m, op->groups[i]);
-        notify_lease(m, op->add ? "change" : "add", l, NULL);
         claim_finish(op);
 }
 
@@ -1297,8 +1301,6 @@ static void claim_authorized(Manager *m, const ManagerError *auth_err, void *use
                 claim_finish(op);
                 return;
         }
-        for (size_t i = 0; i < op->n_groups; i++)
-                notify_group(m, op->groups[i]);
 
         /* Which groups need preparing: not viable, or a named device not
          * on a VFIO driver.  Only managed devices are prepared for a claim. */
@@ -1364,6 +1366,17 @@ static void claim_authorized(Manager *m, const ManagerError *auth_err, void *use
                 }
                 op->needs_prepare[i] = true;
         }
+        /* Watchers hear of the claim when it can be seen: while groups
+         * are prepared, which takes turns of the loop.  Without a prepare
+         * the claim ends before anyone else is served, and they hear the
+         * outcome once its caller has its answer (claim_finish()), or the
+         * groups free again after a failure (rollback_next()). */
+        for (size_t i = 0; i < op->n_groups; i++)
+                if (op->needs_prepare[i]) {
+                        for (size_t k = 0; k < op->n_groups; k++)
+                                notify_group(m, op->groups[k]);
+                        break;
+                }
         claim_prepare_next(op);
 }
 
