@@ -949,8 +949,9 @@ static void claim_bind(ClaimOp *op) {
                         return;
                 }
                 /* Preparing may have loaded vfio just now, and with it the
-                 * cdevs that decide the automatic choice. */
-                if (op->backend_auto && manager_lease_backend(m) != l->backend) {
+                 * cdevs that decide the automatic choice (without a prepare
+                 * the claim's own choice, a moment ago, stands). */
+                if (op->backend_auto && op->n_prepared > 0 && manager_lease_backend(m) != l->backend) {
                         LeaseBackend b = manager_lease_backend(m);
                         if (!lease_mode_valid(b, l->mode)) {
                                 manager_set_error(&op->err, "ModeUnavailable", NULL,
@@ -1201,7 +1202,6 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
                 }
                 op->owner = op->lease->id;
                 op->lease->owner = (ProcessInfo) { .pid = caller->pid, .uid = caller->uid };
-                process_read_comm(m->proc_root, caller->pid, op->lease->owner.comm, sizeof(op->lease->owner.comm));
                 r = process_identify(m->proc_root, op->holder_pidfd, &op->lease->holder);
                 if (r == -EMFILE || r == -ENFILE) {
                         manager_set_error(&err, "TooManyOpenFiles", NULL,
@@ -1214,6 +1214,13 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
                                   r == -ESRCH ? "it has exited" : strerror(-r));
                         goto refuse;
                 }
+                /* The holder is the caller unless it named another process:
+                 * its name was read just now. */
+                if (op->lease->holder.pid == caller->pid)
+                        memcpy(op->lease->owner.comm, op->lease->holder.comm, sizeof(op->lease->owner.comm));
+                else
+                        process_read_comm(m->proc_root, caller->pid, op->lease->owner.comm,
+                                          sizeof(op->lease->owner.comm));
                 if (caller->uid != 0 && op->lease->holder.uid != caller->uid) {
                         manager_set_error(&err, "PermissionDenied", NULL,
                                   "the holder (pid %d) runs as uid %u, not as the caller's uid %u: only root may "

@@ -12,25 +12,63 @@
 #include "process.h"
 #include "shared/macro.h"
 
+/* A small /proc file, whole, NUL-terminated: open, read, close (no stdio:
+ * on a claim's path every system call counts).  The length, or -errno. */
+static ssize_t read_small(const char *path, char *buf, size_t size) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        size_t k = 0;
+
+        if (fd < 0)
+                return -errno;
+        while (k < size - 1) {
+                ssize_t n = read(fd, buf + k, size - 1 - k);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                k += (size_t) n;
+        }
+        buf[k] = 0;
+        return (ssize_t) k;
+}
+
+/* The value of the line starting with @key in @text, or NULL. */
+static const char *find_line(const char *text, const char *key) {
+        size_t k = strlen(key);
+        const char *p = text;
+
+        while (p) {
+                if (strncmp(p, key, k) == 0)
+                        return p + k;
+                p = strchr(p, '\n');
+                if (p)
+                        p++;
+        }
+        return NULL;
+}
+
 int pidfd_get_pid(int pidfd, pid_t *ret) {
-        char path[64], line[256];
-        _cleanup_fclose_ FILE *f = NULL;
+        char path[64], text[1024];
+        const char *line;
+        ssize_t n;
 
         if (pidfd < 0)
                 return -EBADF;
         snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-        f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        while (fgets(line, sizeof(line), f)) {
+        n = read_small(path, text, sizeof(text));
+        if (n < 0)
+                return (int) n;
+        line = find_line(text, "Pid:");
+        if (line) {
                 long v;
                 char *end;
 
-                if (strncmp(line, "Pid:", 4) != 0)
-                        continue;
                 errno = 0;
-                v = strtol(line + 4, &end, 10);
-                if (errno || end == line + 4 || (*end != '\n' && *end != '\0'))
+                v = strtol(line, &end, 10);
+                if (errno || end == line || (*end != '\n' && *end != '\0'))
                         return -EINVAL;
                 /* -1: the process is gone (0: another pid namespace). */
                 if (v <= 0)
@@ -54,31 +92,26 @@ int pidfd_is_alive(int pidfd) {
 }
 
 static int read_line_field(const char *path, const char *key, char *buf, size_t size) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        char line[512];
-        size_t k = strlen(key);
+        char text[4096];
+        const char *line;
+        ssize_t n = read_small(path, text, sizeof(text));
 
-        if (!f)
-                return errno == ENOENT ? -ESRCH : -errno;
-        while (fgets(line, sizeof(line), f))
-                if (strncmp(line, key, k) == 0) {
-                        snprintf(buf, size, "%.*s", (int) (size - 1), line + k);
-                        return 0;
-                }
-        return -ENODATA;
+        if (n < 0)
+                return n == -ENOENT ? -ESRCH : (int) n;
+        line = find_line(text, key);
+        if (!line)
+                return -ENODATA;
+        snprintf(buf, size, "%.*s", (int) strcspn(line, "\n"), line);
+        return 0;
 }
 
 void process_read_comm(const char *proc, pid_t pid, char *buf, size_t size) {
-        char path[128];
-        _cleanup_fclose_ FILE *f = NULL;
+        char path[128], text[64];
 
         buf[0] = 0;
         snprintf(path, sizeof(path), "%s/%d/comm", proc, (int) pid);
-        f = fopen(path, "re");
-        if (f && fgets(buf, (int) size, f))
-                buf[strcspn(buf, "\n")] = 0;
-        else
-                buf[0] = 0;
+        if (read_small(path, text, sizeof(text)) > 0)
+                snprintf(buf, size, "%.*s", (int) strcspn(text, "\n"), text);
 }
 
 int process_identify(const char *proc, int pidfd, ProcessInfo *ret) {
