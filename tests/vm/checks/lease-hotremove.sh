@@ -127,4 +127,6 @@ wait_for 15 sh -c '[ -z "$(iommuctl --json groups | jq -r "[.[] | select(.claim 
 ok "lease $lease ended with its last device; no group left claimed"
 kill $holder 2>/dev/null; wait $holder 2>/dev/null || true
 rm -f "$mon" "$flag"
+# As the checks after this one expect it: no iommud.conf.
+use_config </dev/null
 true
