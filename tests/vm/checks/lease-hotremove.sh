@@ -60,7 +60,7 @@ hot_del
 wait_for 30 sh -c "iommuctl --json leases | jq -e '.[0].devices | map(.name) == [\"$edu\"]' >/dev/null" \
 	|| { leases_json; journalctl -u iommud --no-pager | tail; fail "$hp did not leave lease $lease"; }
 ok "$hp hot-removed: it left lease $lease, which keeps $edu"
-wait_for 5 sh -c "journalctl -u iommud --no-pager | grep -Eq 'Lease $lease .*: $hp $how'" \
+wait_for 20 sh -c "journalctl -u iommud --no-pager | grep -Eq 'Lease $lease .*: $hp $how'" \
 	|| { journalctl -u iommud --no-pager | tail; fail "no journal line saying how $hp left"; }
 # Which way iommud learnt it, for the reader.
 journalctl -u iommud --no-pager -o cat | grep -E "Lease $lease .*: $hp $how" | head -1
@@ -120,7 +120,7 @@ wait_for 30 test ! -e "/sys/bus/pci/devices/$hp" || fail "$hp not removed though
 kill -0 $holder 2>/dev/null || fail "the holder exited"
 ok "the holder heard deviceRemoved, closed its fd and runs on; $hp removed"
 wait_for 10 sh -c '[ "$(iommuctl --json leases | jq length)" = 0 ]' || fail "lease $lease with no device left did not end"
-wait_for 5 sh -c "journalctl -u iommud --no-pager | grep -q 'Lease $lease .* ended: its last device, $hp, '" \
+wait_for 20 sh -c "journalctl -u iommud --no-pager | grep -q 'Lease $lease .* ended: its last device, $hp, '" \
 	|| { journalctl -u iommud --no-pager | tail; fail "no journal line for lease $lease ending with its last device"; }
 wait_for 15 sh -c '[ -z "$(iommuctl --json groups | jq -r "[.[] | select(.claim != \"free\")] | length | select(. > 0)")" ]' \
 	|| fail "groups not free: $(not_free)"
