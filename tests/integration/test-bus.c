@@ -25,6 +25,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "bus-policy.h"
+#include "run.h"
 #include "testbed.h"
 
 static const char *iommud, *iommuctl, *bus_policy, *xml_dir;
@@ -39,40 +41,6 @@ typedef struct Fixture {
         pid_t daemon, bus;
         char sock[256], bus_conf[300], address[300], log[300];
 } Fixture;
-
-/* Run @cmd (a shell command) and return its stdout and stderr, with its
- * exit status in *ret_status. */
-static char *run(int *ret_status, const char *fmt, ...) {
-        char cmd[4096], *out = NULL;
-        size_t n = 0, cap = 0;
-        va_list ap;
-        FILE *p;
-        int st;
-
-        va_start(ap, fmt);
-        vsnprintf(cmd, sizeof(cmd), fmt, ap);
-        va_end(ap);
-        strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
-        p = popen(cmd, "r");
-        assert_non_null(p);
-        for (;;) {
-                size_t k;
-                if (n + 4096 > cap) {
-                        cap = cap ? cap * 2 : 65536;
-                        out = realloc(out, cap);
-                        assert_non_null(out);
-                }
-                k = fread(out + n, 1, cap - n - 1, p);
-                if (k == 0)
-                        break;
-                n += k;
-        }
-        out[n] = 0;
-        st = pclose(p);
-        if (ret_status)
-                *ret_status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-        return out;
-}
 
 static void start_bus(Fixture *f) {
         struct stat st;
@@ -128,21 +96,7 @@ static void write_bus_conf(Fixture *f) {
                 "  <type>system</type>\n"
                 "  <listen>unix:path=%s/bus</listen>\n"
                 "  <auth>EXTERNAL</auth>\n"
-                "  <policy context=\"default\">\n"
-                "    <allow user=\"*\"/>\n"
-                "    <deny own=\"*\"/>\n"
-                "    <deny send_type=\"method_call\"/>\n"
-                "    <allow send_type=\"signal\"/>\n"
-                "    <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
-                "    <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
-                "    <allow receive_type=\"method_call\"/>\n"
-                "    <allow receive_type=\"method_return\"/>\n"
-                "    <allow receive_type=\"error\"/>\n"
-                "    <allow receive_type=\"signal\"/>\n"
-                "    <allow send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus\"/>\n"
-                "    <allow send_destination=\"org.freedesktop.DBus\"\n"
-                "           send_interface=\"org.freedesktop.DBus.Introspectable\"/>\n"
-                "  </policy>\n"
+                DEBIAN_SYSTEM_BUS_POLICY
                 "  <include>%s</include>\n"
                 "</busconfig>\n",
                 f->t->root, bus_policy);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "run.h"
 #include "testbed.h"
 
 static const char *iommud, *iommuctl;
@@ -76,30 +77,10 @@ static int teardown(void **state) {
 /* Run iommuctl with @args; its stdout parsed as JSON (NULL if not JSON),
  * its exit status in *ret_status. */
 static json_object *ctl(Fixture *f, const char *args, int *ret_status) {
-        char cmd[1024], *out = NULL;
-        size_t n = 0, cap = 0;
-        FILE *p;
-        int st;
-        json_object *o;
+        /* Its stderr not in the JSON. */
+        char *out = run(ret_status, "{ %s --socket %s --json %s 2>/dev/null; }", iommuctl, f->sock, args);
+        json_object *o = json_tokener_parse(out);
 
-        snprintf(cmd, sizeof(cmd), "%s --socket %s --json %s 2>/dev/null", iommuctl, f->sock, args);
-        p = popen(cmd, "r");
-        assert_non_null(p);
-        for (;;) {
-                if (n + 4096 > cap) {
-                        cap = cap ? cap * 2 : 65536;
-                        out = realloc(out, cap);
-                }
-                size_t k = fread(out + n, 1, cap - n - 1, p);
-                if (k == 0)
-                        break;
-                n += k;
-        }
-        out[n] = 0;
-        st = pclose(p);
-        if (ret_status)
-                *ret_status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-        o = json_tokener_parse(out);
         free(out);
         return o;
 }

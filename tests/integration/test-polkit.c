@@ -3,13 +3,9 @@
  * polkit.c against the real polkitd (Debian's /usr/lib/polkit-1/polkitd)
  * on a private dbus-daemon.
  *
- * polkitd reads actions only from /usr/share/polkit-1/actions and rules
- * only from /etc/polkit-1/rules.d and /usr/share/polkit-1/rules.d, so the
- * test moves into a mount namespace of its own and mounts tmpfs over the
- * three, holding org.iommud.policy, the example rule and the test's rules
- * below; the machine's own directories are never touched.  The private
- * bus has no service activation: when the test stops polkitd, nothing
- * starts it again behind its back.
+ * In a mount namespace of its own, with tmpfs over polkit's directories
+ * holding org.iommud.policy, the example rule and the test's rules below
+ * (see polkit-env.h).
  *
  * Subjects are child processes that switch to uid 1000 (allowed) or 1001
  * (not), as varlink peers would be; the test process itself, as root, is
@@ -26,8 +22,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <pwd.h>
-#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -37,9 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -48,23 +39,16 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "polkit-env.h"
 #include "polkit.h"
 #include "shared/macro.h"
-
-#define POLKITD "/usr/lib/polkit-1/polkitd"
-#define ACTIONS_DIR "/usr/share/polkit-1/actions"
-#define RULES_DIR "/etc/polkit-1/rules.d"
-#define VENDOR_RULES_DIR "/usr/share/polkit-1/rules.d"
 
 #define UID_ALLOWED 1000
 #define UID_DENIED 1001
 #define TIMEOUT_USEC (1000ULL * 1000ULL)        /* the Polkit's, for the hung-polkitd case */
 
 static const char *policy_file, *example_rules;
-static char dir[] = "/tmp/test-polkit-XXXXXX";
-static char bus_address[128], bus_path[96];
-static const char *dbus_daemon;
-static pid_t dbus_pid = -1, polkitd_pid = -1;
+static PolkitEnv env;
 static sd_event *event;
 static Polkit *pk;
 
@@ -74,135 +58,15 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
 }
 
-static void write_file(const char *path, const char *text) {
-        FILE *f = fopen(path, "we");
-        assert_non_null(f);
-        assert_true(fputs(text, f) >= 0);
-        assert_int_equal(fclose(f), 0);
-}
-
-static void copy_file(const char *from, const char *to) {
-        char buf[65536];
-        size_t n;
-        FILE *f = fopen(from, "re");
-
-        assert_non_null(f);
-        n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = 0;
-        write_file(to, buf);
-}
-
-static void dump_log(const char *name) {
-        char path[128], line[512];
-        FILE *f;
-
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        f = fopen(path, "re");
-        if (!f)
-                return;
-        while (fgets(line, sizeof(line), f))
-                printf("# %s: %s", name, line);
-        fclose(f);
-}
-
-static pid_t spawn(const char *log, char *const argv[], const char *env) {
-        char path[128];
-        pid_t pid = fork();
-
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                int fd;
-
-                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-                snprintf(path, sizeof(path), "%s/%s", dir, log);
-                fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-                if (fd >= 0) {
-                        dup2(fd, STDOUT_FILENO);
-                        dup2(fd, STDERR_FILENO);
-                }
-                if (env)
-                        putenv((char *) env);
-                execv(argv[0], argv);
-                _exit(127);
-        }
-        return pid;
-}
-
-static void stop(pid_t *pid, int sig) {
-        if (*pid <= 0)
-                return;
-        kill(*pid, SIGCONT);
-        kill(*pid, sig);
-        waitpid(*pid, NULL, 0);
-        *pid = -1;
-}
-
-/* 1 if @name has an owner on the private bus, 0 if not, -errno when the
- * bus does not answer. */
-static int name_has_owner(const char *name) {
-        sd_bus *bus = NULL;
-        sd_bus_message *reply = NULL;
-        int r, has = 0;
-
-        r = sd_bus_new(&bus);
-        if (r >= 0)
-                r = sd_bus_set_address(bus, bus_address);
-        if (r >= 0)
-                r = sd_bus_set_bus_client(bus, true);
-        if (r >= 0)
-                r = sd_bus_start(bus);
-        if (r >= 0)
-                r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                       "org.freedesktop.DBus", "NameHasOwner", NULL, &reply, "s", name);
-        if (r >= 0)
-                r = sd_bus_message_read(reply, "b", &has);
-        sd_bus_message_unref(reply);
-        sd_bus_flush_close_unref(bus);
-        return r < 0 ? r : has;
-}
-
 /* A client connection of the test's own to the private bus. */
 static sd_bus *open_bus(void) {
         sd_bus *bus = NULL;
 
         assert_true(sd_bus_new(&bus) >= 0);
-        assert_true(sd_bus_set_address(bus, bus_address) >= 0);
+        assert_true(sd_bus_set_address(bus, env.bus_address) >= 0);
         assert_true(sd_bus_set_bus_client(bus, true) >= 0);
         assert_true(sd_bus_start(bus) >= 0);
         return bus;
-}
-
-static void start_bus(void) {
-        char *argv[] = { (char *) dbus_daemon, NULL, (char *) "--nofork", (char *) "--nopidfile", NULL };
-        char config[160];
-
-        snprintf(config, sizeof(config), "--config-file=%s/bus.conf", dir);
-        argv[1] = config;
-        unlink(bus_path);
-        dbus_pid = spawn("dbus-daemon.log", argv, NULL);
-        for (int i = 0; i < 200; i++) {
-                if (name_has_owner("org.freedesktop.DBus") > 0)
-                        return;
-                usleep(25000);
-        }
-        dump_log("dbus-daemon.log");
-        fail_msg("dbus-daemon did not come up on %s", bus_address);
-}
-
-static void start_polkitd(void) {
-        char *argv[] = { (char *) POLKITD, NULL };
-        static char env[160];
-
-        snprintf(env, sizeof(env), "DBUS_SYSTEM_BUS_ADDRESS=%s", bus_address);
-        polkitd_pid = spawn("polkitd.log", argv, env);
-        for (int i = 0; i < 400; i++) {
-                if (name_has_owner("org.freedesktop.PolicyKit1") > 0)
-                        return;
-                usleep(25000);
-        }
-        dump_log("polkitd.log");
-        fail_msg("polkitd did not take its name");
 }
 
 /* A varlink peer stand-in: a process of its own, running as @uid. */
@@ -456,11 +320,11 @@ static void test_exited_subject(void **state) {
          * answers with an error, which is a denial. */
         child_start(&c, UID_ALLOWED);
         s = child_subject(&c, UID_ALLOWED);
-        kill(polkitd_pid, SIGSTOP);
+        kill(env.polkitd_pid, SIGSTOP);
         assert_int_equal(start_check(&s, POLKIT_ACTION_CLAIM, NULL, false, &v, NULL), 0);
         run_for(100000);
         child_exit(&c);
-        kill(polkitd_pid, SIGCONT);
+        kill(env.polkitd_pid, SIGCONT);
         run_until(&v.done, 10 * 1000000ULL);
         assert_true(v.done);
         assert_int_equal(v.result, -EIO);
@@ -516,14 +380,14 @@ static void test_cancel(void **state) {
         s = child_subject(&c, UID_ALLOWED);
 
         /* Cancelled while polkitd holds it. */
-        kill(polkitd_pid, SIGSTOP);
+        kill(env.polkitd_pid, SIGSTOP);
         assert_int_equal(start_check(&s, POLKIT_ACTION_CLAIM, NULL, true, &v, &q), 0);
         assert_int_equal(start_check(&s, POLKIT_ACTION_CLAIM, NULL, false, &w, NULL), 0);
         assert_int_equal(polkit_pending(pk), 2);
         run_for(100000);
         assert_null(polkit_query_cancel(q));
         assert_int_equal(polkit_pending(pk), 1);
-        kill(polkitd_pid, SIGCONT);
+        kill(env.polkitd_pid, SIGCONT);
         run_until(&w.done, 10 * 1000000ULL);
         run_for(100000);
         assert_false(v.done);
@@ -548,12 +412,12 @@ static void test_polkitd_killed_mid_check(void **state) {
 
         child_start(&c, UID_ALLOWED);
         s = child_subject(&c, UID_ALLOWED);
-        kill(polkitd_pid, SIGSTOP);
+        kill(env.polkitd_pid, SIGSTOP);
         assert_int_equal(start_check(&s, POLKIT_ACTION_CLAIM, NULL, false, &v, NULL), 0);
         run_for(100000);
         assert_false(v.done);
         killed = now_usec();
-        stop(&polkitd_pid, SIGKILL);
+        polkit_env_stop(&env.polkitd_pid, SIGKILL);
         run_until(&v.done, 5 * 1000000ULL);
         assert_true(v.done);
         assert_int_equal(v.result, -ETIMEDOUT);
@@ -567,7 +431,7 @@ static void test_polkitd_killed_mid_check(void **state) {
         assert_true(v.finished - v.started < 500000);
 
         /* Back: the same connection serves. */
-        start_polkitd();
+        polkit_env_start_polkitd(&env);
         assert_int_equal(check(&s, POLKIT_ACTION_CLAIM, NULL).result, 1);
         child_free(&c);
 }
@@ -579,9 +443,9 @@ static void test_polkitd_hung(void **state) {
 
         child_start(&c, UID_ALLOWED);
         s = child_subject(&c, UID_ALLOWED);
-        kill(polkitd_pid, SIGSTOP);
+        kill(env.polkitd_pid, SIGSTOP);
         v = check(&s, POLKIT_ACTION_CLAIM, NULL);
-        kill(polkitd_pid, SIGCONT);
+        kill(env.polkitd_pid, SIGCONT);
         assert_int_equal(v.result, -ETIMEDOUT);
         printf("# polkitd stopped: %s after %.1f ms (timeout %.0f ms)\n", v.message,
                (v.finished - v.started) / 1000.0, TIMEOUT_USEC / 1000.0);
@@ -603,18 +467,18 @@ static void test_bus_restarted(void **state) {
         assert_int_equal(check(&s, POLKIT_ACTION_CLAIM, NULL).result, 1);
 
         /* The bus goes away under a pending check. */
-        kill(polkitd_pid, SIGSTOP);
+        kill(env.polkitd_pid, SIGSTOP);
         assert_int_equal(start_check(&s, POLKIT_ACTION_CLAIM, NULL, false, &v, NULL), 0);
         run_for(100000);
         killed = now_usec();
-        stop(&dbus_pid, SIGKILL);
+        polkit_env_stop(&env.dbus_pid, SIGKILL);
         run_until(&v.done, 5 * 1000000ULL);
         assert_true(v.done);
         assert_true(v.result < 0);
         printf("# dbus-daemon killed: %d (%s) after %.1f ms\n", v.result, v.message,
                (v.finished - killed) / 1000.0);
         assert_true(v.finished - killed < 500000);
-        stop(&polkitd_pid, SIGKILL);
+        polkit_env_stop(&env.polkitd_pid, SIGKILL);
 
         /* No bus at all: an error, still reported from the loop. */
         v = check(&s, POLKIT_ACTION_CLAIM, NULL);
@@ -622,8 +486,8 @@ static void test_bus_restarted(void **state) {
         printf("# no bus: %s\n", v.message);
 
         /* Bus and polkitd back: the next check connects again. */
-        start_bus();
-        start_polkitd();
+        polkit_env_start_bus(&env);
+        polkit_env_start_polkitd(&env);
         assert_int_equal(check(&s, POLKIT_ACTION_CLAIM, NULL).result, 1);
         child_free(&c);
 }
@@ -695,84 +559,37 @@ static void test_free_from_callback(void **state) {
         run_for(100000);
         assert_false(w.done);   /* dropped with the Polkit, silently */
 
-        assert_int_equal(polkit_new(event, bus_address, &pk), 0);
+        assert_int_equal(polkit_new(event, env.bus_address, &pk), 0);
         polkit_set_timeouts(pk, TIMEOUT_USEC, TIMEOUT_USEC);
         assert_int_equal(check(&s, POLKIT_ACTION_CLAIM, NULL).result, 1);
         child_free(&c);
 }
 
 static void test_rules_loaded(void **state) {
-        char path[128], line[512];
-        bool loaded = false;
-        FILE *f;
-
         /* The example rule compiles (polkitd logs its errors and goes on). */
-        snprintf(path, sizeof(path), "%s/polkitd.log", dir);
-        f = fopen(path, "re");
-        assert_non_null(f);
-        while (fgets(line, sizeof(line), f)) {
-                if (strstr(line, "rror"))
-                        printf("# polkitd: %s", line);
-                assert_null(strstr(line, "Error compiling"));
-                assert_null(strstr(line, "Error evaluating"));
-                if (strstr(line, "executing 2 rules"))
-                        loaded = true;
-        }
-        fclose(f);
-        assert_true(loaded);
-}
-
-/* Whatever name polkit gives the rules for @uid. */
-static void user_name(uid_t uid, char *buf, size_t size) {
-        struct passwd *pw = getpwuid(uid);
-
-        if (pw)
-                snprintf(buf, size, "%s", pw->pw_name);
-        else
-                snprintf(buf, size, "%u", (unsigned) uid);
+        polkit_env_assert_rules_loaded(&env, 2);
 }
 
 static int setup(void **state) {
-        char path[160], allowed[64], rules[2048], conf[2048];
-        const char *mounts[] = { ACTIONS_DIR, RULES_DIR, VENDOR_RULES_DIR };
+        char allowed[64], rules[2048];
 
-        if (!mkdtemp(dir))
-                return -1;
-        if (chmod(dir, 0755) < 0)       /* polkitd, as user polkitd, connects to the bus in it */
-                return -1;
-        for (size_t i = 0; i < ELEMENTSOF(mounts); i++)
-                if (mount("tmpfs", mounts[i], "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
-                        return -1;
-
-        snprintf(bus_path, sizeof(bus_path), "%s/bus", dir);
-        snprintf(bus_address, sizeof(bus_address), "unix:path=%s", bus_path);
-        /* A system bus without service activation, that lets everyone talk. */
-        snprintf(conf, sizeof(conf),
-                 "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-                 " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-                 "<busconfig>\n"
-                 "  <type>system</type>\n"
-                 "  <listen>%s</listen>\n"
-                 "  <auth>EXTERNAL</auth>\n"
-                 "  <policy context=\"default\">\n"
-                 "    <allow user=\"*\"/>\n"
-                 "    <allow own=\"*\"/>\n"
-                 "    <allow send_type=\"method_call\"/>\n"
-                 "    <allow send_type=\"signal\"/>\n"
-                 "    <allow send_type=\"method_return\"/>\n"
-                 "    <allow send_type=\"error\"/>\n"
-                 "    <allow receive_type=\"method_call\"/>\n"
-                 "    <allow receive_type=\"signal\"/>\n"
-                 "    <allow receive_type=\"method_return\"/>\n"
-                 "    <allow receive_type=\"error\"/>\n"
-                 "  </policy>\n"
-                 "</busconfig>\n", bus_address);
-        snprintf(path, sizeof(path), "%s/bus.conf", dir);
-        write_file(path, conf);
-
-        copy_file(policy_file, ACTIONS_DIR "/org.iommud.policy");
-        copy_file(example_rules, RULES_DIR "/50-iommud-kvm.rules");
-        user_name(UID_ALLOWED, allowed, sizeof(allowed));
+        /* A system bus that lets everyone talk. */
+        polkit_env_init(&env, "test-polkit",
+                        "  <policy context=\"default\">\n"
+                        "    <allow user=\"*\"/>\n"
+                        "    <allow own=\"*\"/>\n"
+                        "    <allow send_type=\"method_call\"/>\n"
+                        "    <allow send_type=\"signal\"/>\n"
+                        "    <allow send_type=\"method_return\"/>\n"
+                        "    <allow send_type=\"error\"/>\n"
+                        "    <allow receive_type=\"method_call\"/>\n"
+                        "    <allow receive_type=\"signal\"/>\n"
+                        "    <allow receive_type=\"method_return\"/>\n"
+                        "    <allow receive_type=\"error\"/>\n"
+                        "  </policy>\n");
+        polkit_env_copy_file(policy_file, POLKIT_ACTIONS_DIR "/org.iommud.policy");
+        polkit_env_copy_file(example_rules, POLKIT_RULES_DIR "/50-iommud-kvm.rules");
+        polkit_env_user_name(UID_ALLOWED, allowed, sizeof(allowed));
         snprintf(rules, sizeof(rules),
                  "polkit.addRule(function(action, subject) {\n"
                  "        if (action.id == \"org.iommud.claim\")\n"
@@ -785,14 +602,14 @@ static int setup(void **state) {
                  "        if (action.id == \"org.iommud.manage-mdev\")\n"
                  "                return subject.user == \"root\" ? polkit.Result.YES : polkit.Result.NO;\n"
                  "});\n", allowed);
-        write_file(RULES_DIR "/10-iommud-test.rules", rules);
+        polkit_env_write_file(POLKIT_RULES_DIR "/10-iommud-test.rules", rules);
 
-        start_bus();
-        start_polkitd();
+        polkit_env_start_bus(&env);
+        polkit_env_start_polkitd(&env);
 
         if (sd_event_new(&event) < 0)
                 return -1;
-        if (polkit_new(event, bus_address, &pk) < 0)
+        if (polkit_new(event, env.bus_address, &pk) < 0)
                 return -1;
         polkit_set_timeouts(pk, TIMEOUT_USEC, TIMEOUT_USEC);
         return 0;
@@ -801,25 +618,8 @@ static int setup(void **state) {
 static int teardown(void **state) {
         pk = polkit_free(pk);
         event = sd_event_unref(event);
-        stop(&polkitd_pid, SIGTERM);
-        stop(&dbus_pid, SIGTERM);
-        if (getenv("TEST_POLKIT_KEEP"))
-                return 0;
-        {
-                char cmd[128];
-                snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-                (void) system(cmd);
-        }
+        polkit_env_done(&env);
         return 0;
-}
-
-static const char *find_dbus_daemon(void) {
-        static const char *const paths[] = { "/usr/bin/dbus-daemon", "/bin/dbus-daemon" };
-
-        for (size_t i = 0; i < ELEMENTSOF(paths); i++)
-                if (access(paths[i], X_OK) == 0)
-                        return paths[i];
-        return NULL;
 }
 
 static int skip_all(const char *why) {
@@ -828,6 +628,7 @@ static int skip_all(const char *why) {
 }
 
 int main(int argc, char *argv[]) {
+        const char *why;
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_rules_loaded),
                 cmocka_unit_test(test_allowed_uid),
@@ -852,23 +653,9 @@ int main(int argc, char *argv[]) {
         policy_file = argv[1];
         example_rules = argv[2];
 
-        if (geteuid() != 0)
-                return skip_all("needs root");
-        if (access(POLKITD, X_OK) < 0)
-                return skip_all(POLKITD " not installed (Debian package polkitd)");
-        dbus_daemon = find_dbus_daemon();
-        if (!dbus_daemon)
-                return skip_all("dbus-daemon not installed (Debian package dbus-daemon)");
-        if (!getpwnam("polkitd"))
-                return skip_all("no user polkitd");
-        if (access(ACTIONS_DIR, F_OK) < 0 || access(RULES_DIR, F_OK) < 0 || access(VENDOR_RULES_DIR, F_OK) < 0)
-                return skip_all("polkit's directories are missing");
-        /* A mount namespace of our own, so the tmpfs mounts over polkit's
-         * directories are seen by us and our children only. */
-        if (unshare(CLONE_NEWNS) < 0)
-                return skip_all("cannot create a mount namespace");
-        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-                return skip_all("cannot make / private in the mount namespace");
+        why = polkit_env_enter();
+        if (why)
+                return skip_all(why);
         signal(SIGPIPE, SIG_IGN);
 
         return cmocka_run_group_tests(tests, setup, teardown);
