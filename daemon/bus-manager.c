@@ -31,10 +31,13 @@ struct BusFace {
         uint64_t reconnect_interval;
         bool lost;              /* the connection dropped: reopen from the timer */
         /* The JSON the last property read was served from: a GetAll or
-         * GetManagedObjects reads one object's properties in a row.  Any
+         * GetManagedObjects reads one object's properties in a row.  It
+         * serves only the message it was made for (some figures, such as
+         * the manager's event count, change without any notice), and any
          * change drops it. */
         char cache_path[BUS_PATH_MAX];
         json_object *cache;
+        sd_bus_message *cache_msg;
 };
 
 /* ---- properties: read from the faces' common JSON ---- */
@@ -147,6 +150,7 @@ static int append_json(sd_bus_message *reply, const char *sig, json_object *v) {
 static void cache_drop(BusFace *b) {
         json_object_put(b->cache);
         b->cache = NULL;
+        b->cache_msg = sd_bus_message_unref(b->cache_msg);
         b->cache_path[0] = 0;
 }
 
@@ -158,7 +162,9 @@ static json_object *object_json(BusFace *b, const char *path) {
         json_object *o = NULL;
         uint32_t id;
 
-        if (b->cache && strcmp(b->cache_path, path) == 0)
+        sd_bus_message *current = b->bus ? sd_bus_get_current_message(b->bus) : NULL;
+
+        if (b->cache && current && b->cache_msg == current && strcmp(b->cache_path, path) == 0)
                 return b->cache;
         if (strcmp(path, BUS_PATH_MANAGER) == 0)
                 o = manager_status(m);
@@ -177,6 +183,8 @@ static json_object *object_json(BusFace *b, const char *path) {
                 return NULL;
         cache_drop(b);
         b->cache = o;
+        /* Referenced, so that no later message can reuse its address. */
+        b->cache_msg = sd_bus_message_ref(current);
         snprintf(b->cache_path, sizeof(b->cache_path), "%s", path);
         return o;
 }

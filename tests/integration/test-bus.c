@@ -276,6 +276,43 @@ static void test_properties_match_varlink(void **state) {
         free(out);
 }
 
+/* A figure that changes without a signal (the manager's uevent count)
+ * is read afresh by every call, never served from an earlier call's. */
+static void test_manager_properties_fresh(void **state) {
+        Fixture *f = *state;
+        char *a, *b, *v;
+        int st;
+
+        a = run(&st, "busctl --address=%s get-property org.iommud1 /org/iommud1 org.iommud1.Manager Events",
+                f->address);
+        assert_int_equal(st, 0);
+        /* A uevent that changes nothing iommud shows: counted, not announced. */
+        umockdev_testbed_uevent(f->t->tb, "/sys/devices/pci0000:00/0000:01:00.0", "change");
+        for (int i = 0; i < 100; i++) {
+                v = run(&st, "%s --socket %s --json status | jq -j .events", iommuctl, f->sock);
+                b = run(&st, "busctl --address=%s get-property org.iommud1 /org/iommud1 org.iommud1.Manager Events",
+                        f->address);
+                if (strcmp(a, b) != 0)
+                        break;
+                free(v);
+                free(b);
+                v = b = NULL;
+                usleep(50000);
+        }
+        if (!b || strcmp(a, b) == 0)
+                fail_msg("Events stayed %s after a uevent", a);
+        /* And it is varlink's figure. */
+        {
+                char want[64];
+                snprintf(want, sizeof(want), "t %s\n", v);
+                if (strcmp(b, want) != 0)
+                        fail_msg("D-Bus Events %s, varlink events %s", b, v);
+        }
+        free(a);
+        free(b);
+        free(v);
+}
+
 /* Changes reach a watcher as signals: a bind as PropertiesChanged, a
  * hotplug as InterfacesAdded and InterfacesRemoved. */
 static void test_signals(void **state) {
@@ -503,6 +540,7 @@ int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_introspection, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_properties_match_varlink, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_manager_properties_fresh, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_signals, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_claim_refusals, setup, teardown),
