@@ -108,7 +108,12 @@ static const struct {
         { "groups", "groups", "Every IOMMU group: whether it is viable, its members, what blocks it." },
         { "group", "group N", "One IOMMU group." },
         { "mdev-types", "mdev-types", "Devices that can create mdevs and the types they offer, with the\n"
-          "instances still available." },
+          "instances still available. The same as 'iommuctl mdev types'." },
+        { "mdev", "mdev types | mdev create PARENT TYPE [UUID] | mdev remove UUID",
+          "types: as mdev-types. create: a new mdev of TYPE on PARENT (as 'mdev\n"
+          "types' names them), with UUID or a random one; prints its UUID. remove:\n"
+          "remove an mdev, refused while it is leased or its VFIO nodes are open.\n"
+          "Root, or whom polkit allows org.iommud.manage-mdev." },
         { "monitor", "monitor", "Print each change as iommud sees it (devices added, removed, bound,\n"
           "unbound; groups changing viability or claim state; leases granted,\n"
           "changed, ended, asked back, or losing a device the kernel took)\n"
@@ -260,12 +265,14 @@ static int call(VarlinkClient *c, const char *method, json_object *params, json_
                             strcmp(name, "NotPrepared") == 0 || strcmp(name, "ConfigInvalid") == 0 ||
                             strcmp(name, "GroupNotViable") == 0 || strcmp(name, "NotReady") == 0 ||
                             strcmp(name, "MemlockNotAllowed") == 0 || strcmp(name, "HolderGone") == 0 ||
-                            strcmp(name, "ModeUnavailable") == 0 || strcmp(name, "TooManyDevices") == 0)
+                            strcmp(name, "ModeUnavailable") == 0 || strcmp(name, "TooManyDevices") == 0 ||
+                            strcmp(name, "NoInstancesLeft") == 0 || strcmp(name, "MdevExists") == 0)
                                 code = EXIT_REFUSED;
                         else if (strcmp(name, "Busy") == 0 || strcmp(name, "DeviceInUse") == 0 ||
                                  strcmp(name, "GroupBusy") == 0 || strcmp(name, "TooManyOpenFiles") == 0)
                                 code = EXIT_BUSY;
-                        else if (strcmp(name, "NoSuchLease") == 0 || strcmp(name, "NoSuchDevice") == 0)
+                        else if (strcmp(name, "NoSuchLease") == 0 || strcmp(name, "NoSuchDevice") == 0 ||
+                                 strcmp(name, "NoSuchParent") == 0 || strcmp(name, "NoSuchMdevType") == 0)
                                 code = EXIT_NOT_FOUND;
                         if (strcmp(name, "NotAllowed") == 0)
                                 fprintf(stderr, "'iommuctl policy' shows what iommud.conf(5) allows and why.\n");
@@ -587,6 +594,40 @@ static int cmd_mdev_types(VarlinkClient *c) {
                         }
                 }
         }
+        json_object_put(reply);
+        return EXIT_OK;
+}
+
+static int cmd_mdev(VarlinkClient *c, char **args, int n) {
+        json_object *p, *reply = NULL;
+        bool create;
+        int r;
+
+        if (n >= 1 && strcmp(args[0], "types") == 0 && n == 1)
+                return cmd_mdev_types(c);
+        create = n >= 1 && strcmp(args[0], "create") == 0;
+        if (!(create && (n == 3 || n == 4)) && !(n == 2 && strcmp(args[0], "remove") == 0)) {
+                fprintf(stderr, "iommuctl: 'mdev' takes types, create PARENT TYPE [UUID] or remove UUID. "
+                        "Try 'iommuctl mdev --help'.\n");
+                return EXIT_USAGE;
+        }
+        p = json_object_new_object();
+        if (create) {
+                json_object_object_add(p, "parent", json_object_new_string(args[1]));
+                json_object_object_add(p, "type", json_object_new_string(args[2]));
+                if (n == 4)
+                        json_object_object_add(p, "uuid", json_object_new_string(args[3]));
+        } else
+                json_object_object_add(p, "uuid", json_object_new_string(args[1]));
+        r = call(c, create ? IFACE ".CreateMdev" : IFACE ".RemoveMdev", p, &reply);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_json)
+                print_json(reply);
+        else if (create)
+                printf("%s\n", sget(reply, "uuid"));
+        else
+                printf("mdev %s removed.\n", args[1]);
         json_object_put(reply);
         return EXIT_OK;
 }
@@ -1292,7 +1333,7 @@ int main(int argc, char **argv) {
                 { "list", 0 }, { "show", 1 }, { "groups", 0 }, { "group", 1 },
                 { "mdev-types", 0 }, { "monitor", 0 }, { "status", 0 }, { "policy", 0 }, { "reload", 0 },
                 { "prepare", -1 }, { "restore", -1 }, { "claim", -2 }, { "leases", 0 }, { "claims", 0 }, { "release", 1 },
-                { "remove-devices", -3 }, { "request-release", 1 },
+                { "remove-devices", -3 }, { "request-release", 1 }, { "mdev", -4 },
         };
         size_t i;
         for (i = 0; i < ELEMENTSOF(cmds); i++)
@@ -1326,6 +1367,12 @@ int main(int argc, char **argv) {
                         fprintf(stderr, "iommuctl: nothing after '--'. Try 'iommuctl claim --help'.\n");
                         return EXIT_USAGE;
                 }
+        } else if (cmds[i].nargs == -4) {
+                /* mdev SUBCOMMAND ARGS...: cmd_mdev() checks them. */
+                if (arg_group) {
+                        fprintf(stderr, "iommuctl: --group is for prepare and restore.\n");
+                        return EXIT_USAGE;
+                }
         } else if (cmds[i].nargs < 0) {
                 /* DEVICE... or --group N, not both, not neither. */
                 int n = argc - optind - 1;
@@ -1354,6 +1401,8 @@ int main(int argc, char **argv) {
                 return cmd_groups(c);
         if (strcmp(cmd, "group") == 0)
                 return cmd_group(c, argv[optind + 1]);
+        if (strcmp(cmd, "mdev") == 0)
+                return cmd_mdev(c, argv + optind + 1, argc - optind - 1);
         if (strcmp(cmd, "mdev-types") == 0)
                 return cmd_mdev_types(c);
         if (strcmp(cmd, "monitor") == 0)

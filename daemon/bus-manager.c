@@ -882,6 +882,46 @@ static int method_lease_op(sd_bus_message *msg, void *userdata, sd_bus_error *er
         return 1;
 }
 
+/* ---- mdevs ---- */
+
+static void mdev_done(Manager *m, const ManagerError *err, const char *uuid, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
+
+        if (err)
+                (void) reply_error(msg, err);
+        else if (strcmp(sd_bus_message_get_member(msg), "CreateMdev") == 0)
+                (void) sd_bus_reply_method_return(msg, "s", uuid);
+        else
+                (void) sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_mdev(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        BusFace *b = userdata;
+        bool create = strcmp(sd_bus_message_get_member(msg), "CreateMdev") == 0;
+        const char *parent = NULL, *type = NULL, *uuid;
+        char canon[UUID_STRING_MAX];
+        ManagerCaller caller;
+        int r;
+
+        r = create ? sd_bus_message_read(msg, "sss", &parent, &type, &uuid) : sd_bus_message_read(msg, "s", &uuid);
+        if (r < 0)
+                return r;
+        /* CreateMdev: "" for a random UUID. */
+        if ((!create || uuid[0]) && uuid_canonicalize(uuid, canon) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%s' is not a UUID", uuid);
+        r = get_caller(msg, &caller);
+        if (r < 0)
+                return r;
+        sd_bus_message_ref(msg);
+        r = create ? manager_create_mdev(b->manager, &caller, parent, type, uuid[0] ? canon : NULL, mdev_done, msg)
+                   : manager_remove_mdev(b->manager, &caller, canon, mdev_done, msg);
+        if (r < 0) {
+                sd_bus_message_unref(msg);
+                return r;
+        }
+        return 1;
+}
+
 /* ---- vtables ---- */
 
 /* The manager's properties are read when asked (GetStatus's figures);
@@ -908,6 +948,10 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("RestoreGroup", SD_BUS_ARGS("u", id), SD_BUS_RESULT("a(ssss)", devices),
                                 method_restore_group, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Reload", NULL, NULL, method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CreateMdev", SD_BUS_ARGS("s", parent, "s", type, "s", uuid),
+                                SD_BUS_RESULT("s", uuid), method_mdev, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveMdev", SD_BUS_ARGS("s", uuid), SD_BUS_NO_RESULT, method_mdev,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Claim", SD_BUS_ARGS("as", devices, "a{sv}", options),
                                 SD_BUS_RESULT("o", lease, "a{sh}", fds), method_claim, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("LeaseEnded", SD_BUS_ARGS("o", lease, "s", id, "s", reason), 0),

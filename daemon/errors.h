@@ -15,7 +15,8 @@
         X(NoSuchDevice) X(NoSuchGroup) X(NoSuchLease) X(PermissionDenied) X(NotAllowed) X(NotPreparable)  \
         X(NoIommuGroup) X(Busy) X(DeviceInUse) X(NotPrepared) X(RebindFailed) X(ConfigInvalid) X(GroupBusy) \
         X(GroupNotViable) X(NotReady) X(BindFailed) X(HolderGone) X(ModeUnavailable) X(TooManyDevices)    \
-        X(MemlockNotAllowed) X(TooManyOpenFiles)
+        X(MemlockNotAllowed) X(TooManyOpenFiles) X(NoSuchParent) X(NoSuchMdevType) X(NoInstancesLeft)          \
+        X(MdevExists) X(MdevFailed)
 
 #define IOMMUD_DBUS_ERROR_PREFIX "org.iommud1.Error."
 

@@ -148,6 +148,8 @@ int manager_authorize(Manager *m, const ManagerCaller *caller, const ManagerAuth
                 }
                 if (d && d->kind == DEVICE_MDEV && d->mdev_type)
                         DETAIL(POLKIT_DETAIL_MDEV_TYPE, d->mdev_type);
+                else if (req->mdev_type)
+                        DETAIL(POLKIT_DETAIL_MDEV_TYPE, req->mdev_type);
                 if (d) {
                         DETAIL(POLKIT_DETAIL_DRIVER, d->driver ? d->driver : "");
                         if (d->iommu_group >= 0) {

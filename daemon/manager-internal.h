@@ -79,6 +79,7 @@ typedef struct ManagerAuthRequest {
         size_t n_devices;
         int64_t group;                  /* a whole group, or -1 */
         const char *mode;               /* Claim: "bound", "parked" */
+        const char *mdev_type;          /* CreateMdev: the type asked for */
 } ManagerAuthRequest;
 int manager_authorize(Manager *m, const ManagerCaller *caller, const ManagerAuthRequest *req, ManagerAuthDone done,
                       void *userdata);

@@ -137,6 +137,28 @@ int manager_caller_reload(Manager *m, const ManagerCaller *caller, ManagerDone d
  * ends (manager_restore()); an unmanaged one must already be prepared. */
 bool manager_device_is_managed(Manager *m, const Device *d);
 
+/* ---- mdevs (manager-mdev.c) ---- */
+
+/* The outcome of CreateMdev and RemoveMdev: @err NULL on success, with
+ * the mdev's UUID (borrowed for the call). */
+typedef void (*ManagerMdevDone)(Manager *m, const ManagerError *err, const char *uuid, void *userdata);
+
+/** manager_create_mdev() - create an mdev of @type on @parent (names as
+ * 'iommuctl mdev types' lists them), with @uuid (canonical) or, when
+ * NULL, a random one; behind polkit's org.iommud.manage-mdev (details:
+ * device = the parent, mdev_type).  Refused with NoSuchParent,
+ * NoSuchMdevType, MdevExists, NoInstancesLeft; MdevFailed when the kernel
+ * fails otherwise.  @done is called exactly once, possibly before this
+ * returns; -ENOMEM only (then it is not). */
+int manager_create_mdev(Manager *m, const ManagerCaller *caller, const char *parent, const char *type,
+                        const char *uuid, ManagerMdevDone done, void *userdata);
+
+/** manager_remove_mdev() - remove mdev @uuid; refused (GroupBusy,
+ * DeviceInUse) while its group is claimed or a process holds its VFIO
+ * nodes. */
+int manager_remove_mdev(Manager *m, const ManagerCaller *caller, const char *uuid, ManagerMdevDone done,
+                        void *userdata);
+
 /* ---- leases (manager-lease.c) ---- */
 
 typedef struct ManagerClaimRequest {

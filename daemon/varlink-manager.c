@@ -640,6 +640,49 @@ static int method_lease_op(VarlinkCall *c, json_object *params, void *userdata) 
         return r;
 }
 
+/* ---- mdevs ---- */
+
+static void mdev_done(Manager *m, const ManagerError *err, const char *uuid, void *userdata) {
+        VarlinkCall *c = userdata;
+
+        if (err)
+                (void) reply_manager_error(c, err);
+        else if (strcmp(varlink_call_get_method(c), IFACE ".CreateMdev") == 0)
+                (void) reply_with(c, "uuid", json_object_new_string(uuid));
+        else
+                (void) varlink_call_reply(c, json_object_new_object());
+        varlink_call_unref(c);
+}
+
+static int method_mdev(VarlinkCall *c, json_object *params, void *userdata) {
+        Manager *m = userdata;
+        bool create = strcmp(varlink_call_get_method(c), IFACE ".CreateMdev") == 0;
+        const char *parent = NULL, *type = NULL, *uuid = NULL;
+        char canon[UUID_STRING_MAX];
+        ManagerCaller caller;
+        int r;
+
+        if (create) {
+                if (varlink_json_get_string(params, "parent", true, 127, &parent) < 0)
+                        return varlink_call_reply_invalid_parameter(c, "parent");
+                if (varlink_json_get_string(params, "type", true, 127, &type) < 0)
+                        return varlink_call_reply_invalid_parameter(c, "type");
+        }
+        r = varlink_json_get_string(params, "uuid", !create, 64, &uuid);
+        if (r < 0 || (uuid && uuid_canonicalize(uuid, canon) < 0))
+                return varlink_call_reply_invalid_parameter(c, "uuid");
+        r = get_caller(c, &caller);
+        if (r < 0)
+                return r;
+        varlink_call_ref(c);
+        r = create ? manager_create_mdev(m, &caller, parent, type, uuid ? canon : NULL, mdev_done, c)
+                   : manager_remove_mdev(m, &caller, canon, mdev_done, c);
+        caller_done(&caller);
+        if (r < 0)
+                varlink_call_unref(c);
+        return r;
+}
+
 static int method_list_leases(VarlinkCall *c, json_object *params, void *userdata) {
         return reply_with(c, "leases", manager_list_leases(userdata));
 }
@@ -666,6 +709,8 @@ int varlink_manager_register(Manager *m, VarlinkServer *s) {
                 { IFACE ".Release", method_lease_op },
                 { IFACE ".RequestRelease", method_lease_op },
                 { IFACE ".ListLeases", method_list_leases },
+                { IFACE ".CreateMdev", method_mdev },
+                { IFACE ".RemoveMdev", method_mdev },
         };
         int r;
 
