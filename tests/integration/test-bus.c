@@ -103,7 +103,7 @@ static void write_bus_conf(Fixture *f) {
         assert_int_equal(fclose(c), 0);
 }
 
-static int setup_with(void **state, bool bus_first) {
+static int setup_with(void **state, bool bus_first, bool no_dbus) {
         Fixture *f = calloc(1, sizeof(*f));
         struct stat st;
 
@@ -136,13 +136,13 @@ static int setup_with(void **state, bool bus_first) {
                 if (preload)
                         setenv("LD_PRELOAD", preload, 1);
                 execl(iommud, iommud, "--varlink-socket", f->sock, "--config", conf, "--log-level", "info",
-                      (char *) NULL);
+                      no_dbus ? "--no-dbus" : NULL, (char *) NULL);
                 _exit(127);
         }
         for (int i = 0; i < 500 && stat(f->sock, &st) < 0; i++)
                 usleep(10000);
         assert_int_equal(stat(f->sock, &st), 0);
-        if (bus_first && !wait_name(f, 10)) {
+        if (bus_first && !no_dbus && !wait_name(f, 10)) {
                 char *out = run(NULL, "cat %s; busctl --address=%s status org.iommud1", f->log, f->address);
                 fail_msg("org.iommud1 is not on the bus:\n%s", out);
         }
@@ -151,11 +151,15 @@ static int setup_with(void **state, bool bus_first) {
 }
 
 static int setup(void **state) {
-        return setup_with(state, true);
+        return setup_with(state, true, false);
 }
 
 static int setup_no_bus(void **state) {
-        return setup_with(state, false);
+        return setup_with(state, false, false);
+}
+
+static int setup_no_dbus(void **state) {
+        return setup_with(state, true, true);
 }
 
 static int teardown(void **state) {
@@ -536,6 +540,22 @@ static void test_no_bus_at_start(void **state) {
         assert_true(wait_name(f, 15));
 }
 
+/* --no-dbus: varlink alone, with a bus right there. */
+static void test_no_dbus_option(void **state) {
+        Fixture *f = *state;
+        char *out;
+        int st;
+
+        out = run(&st, "%s --socket %s --json status", iommuctl, f->sock);
+        assert_int_equal(st, 0);
+        free(out);
+        assert_false(wait_name(f, 2));
+        out = run(&st, "cat %s", f->log);
+        if (!strstr(out, "D-Bus disabled (--no-dbus): serving varlink alone"))
+                fail_msg("iommud's log:\n%s", out);
+        free(out);
+}
+
 int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_introspection, setup, teardown),
@@ -546,6 +566,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test_setup_teardown(test_claim_refusals, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bus_restart, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_no_bus_at_start, setup_no_bus, teardown),
+                cmocka_unit_test_setup_teardown(test_no_dbus_option, setup_no_dbus, teardown),
         };
         if (!testbed_preloaded() || argc != 5)
                 return 77;
