@@ -7,7 +7,9 @@
  * (a name from a client never becomes a path unchecked), an existing UUID
  * and a type with no instances left are refused before the kernel is
  * asked, and what the kernel answers is named: EEXIST (the UUID exists),
- * EUSERS (no instances left: another creation won the last one).  The
+ * EUSERS or ENOSPC (no instances left: another creation won the last one;
+ * the mdev core says EUSERS, mtty's own count ENOSPC, measured on 6.12:
+ * ../shared/notes/mdev-sriov-measured.md).  The
  * registry learns of the new mdev from its uevent, as of any other.
  *
  * Remove: refused while the mdev's group is claimed or any process holds
@@ -75,10 +77,12 @@ static void on_written(SysfsWrite *w, int result, void *userdata) {
         if (!op->remove && result == -EEXIST)
                 manager_set_error(&e, "MdevExists", op->uuid, "an mdev %s exists already (the kernel: EEXIST)",
                                   op->uuid);
-        else if (!op->remove && result == -EUSERS)
+        else if (!op->remove && (result == -EUSERS || result == -ENOSPC))
+                /* EUSERS from the mdev core; ENOSPC from a parent that
+                 * counts its own instances (mtty, measured on 6.12). */
                 manager_set_error(&e, "NoInstancesLeft", NULL,
-                                  "%s of %s has no instances left (the kernel: EUSERS): remove an mdev of it first",
-                                  op->type, op->parent);
+                                  "%s of %s has no instances left (the kernel: %s): remove an mdev of it first",
+                                  op->type, op->parent, result == -EUSERS ? "EUSERS" : "ENOSPC");
         else if (result == -ETIMEDOUT)
                 manager_set_error(&e, "MdevFailed", op->remove ? op->uuid : NULL,
                                   "the kernel did not finish %s mdev %s in time; see the journal and "
