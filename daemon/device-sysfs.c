@@ -51,7 +51,7 @@ static int read_int(Sysfs *s, SysfsBus bus, const char *name, const char *attr, 
 
 static int read_common(Sysfs *s, SysfsBus bus, Device *d) {
         _cleanup_free_ char *group = NULL, *ovr = NULL;
-        char path[32];
+        char path[320];
         int r;
 
         r = sysfs_device_read_link_name(s, bus, d->name, "driver", &d->driver);
@@ -73,6 +73,15 @@ static int read_common(Sysfs *s, SysfsBus bus, Device *d) {
         r = sysfs_device_dir_entry(s, bus, d->name, "vfio-dev", "vfio", &d->vfio_cdev);
         if (r < 0 && r != -ENOENT)
                 return r;
+        if (d->vfio_cdev) {
+                /* A cdev only when it is a character device: Linux 6.1 has
+                 * the vfio-dev class entry but no node (no "dev"). */
+                snprintf(path, sizeof(path), "class/vfio-dev/%s/dev", d->vfio_cdev);
+                if (sysfs_exists(s, path) <= 0) {
+                        free(d->vfio_cdev);
+                        d->vfio_cdev = NULL;
+                }
+        }
         r = sysfs_device_read_attr(s, bus, d->name, "driver_override", &ovr);
         if (r >= 0 && strcmp(ovr, "(null)") != 0 && *ovr)
                 d->driver_override = TAKE_PTR(ovr);

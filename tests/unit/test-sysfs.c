@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "shared/macro.h"
+#include "device-sysfs.h"
 #include "sysfs.h"
 
 typedef struct Fixture {
@@ -124,6 +125,26 @@ static PciAddress addr(const char *s) {
         return a;
 }
 
+/* A VFIO cdev is reported only when it is a character device: Linux 6.1
+ * has the vfio-dev class entry, but no "dev" in it and no node. */
+static void test_vfio_cdev_needs_a_node(void **state) {
+        Fixture *f = *state;
+        const char *r = f->root;
+        Device *d = NULL;
+
+        mkdirs(r, "devices/pci0000:00/0000:00:03.0/vfio-dev/vfio3");
+        mkdirs(r, "class/vfio-dev");
+        link_(r, "class/vfio-dev/vfio3", "../../devices/pci0000:00/0000:00:03.0/vfio-dev/vfio3");
+        assert_int_equal(device_read_sysfs(f->sysfs, SYSFS_BUS_PCI, "0000:00:03.0", &d), 0);
+        assert_null(d->vfio_cdev);
+        device_free(d);
+        put(r, "devices/pci0000:00/0000:00:03.0/vfio-dev/vfio3/dev", "241:3\n");
+        assert_int_equal(device_read_sysfs(f->sysfs, SYSFS_BUS_PCI, "0000:00:03.0", &d), 0);
+        assert_non_null(d->vfio_cdev);
+        assert_string_equal(d->vfio_cdev, "vfio3");
+        device_free(d);
+}
+
 static void test_read_through_device_link(void **state) {
         Fixture *f = *state;
         _cleanup_free_ char *v = NULL;
@@ -218,6 +239,7 @@ static void test_link_text(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_read_through_device_link, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_vfio_cdev_needs_a_node, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_group_and_driver, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_symlinks_stay_inside, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unsafe_paths_refused, setup, teardown),

@@ -22,7 +22,8 @@ ok "iommud lists all $n_list PCI functions"
 for d in /sys/bus/pci/devices/*; do
 	drv=$(readlink "$d/driver" 2>/dev/null) && drv=$(basename "$drv") || drv=null
 	grp=$(readlink "$d/iommu_group" 2>/dev/null) && grp=$(basename "$grp") || grp=null
-	cdev=null; [ -d "$d/vfio-dev" ] && cdev="/dev/vfio/devices/$(ls "$d/vfio-dev")"
+	# A cdev only when it is a character device (6.1 has the entry, no node).
+	cdev=null; [ -e "$d/vfio-dev/$(ls "$d/vfio-dev" 2>/dev/null)/dev" ] && cdev="/dev/vfio/devices/$(ls "$d/vfio-dev")"
 	v=$(cat "$d/vendor" "$d/device" "$d/class" | sed 's/^0x//' | tr '\n' ' ')
 	echo "$(basename "$d") $v$drv $grp $cdev"
 done > /tmp/sysfs-view
