@@ -456,6 +456,39 @@ static void rebind_done(Manager *m, const ManagerError *err, json_object *result
                 log_debug("D-Bus: cannot reply to %s: %s", sd_bus_message_get_member(msg), strerror(-r));
 }
 
+static int read_devices(sd_bus_message *msg, size_t max, char names[][UUID_STRING_MAX], const char **ptrs,
+                        size_t *ret_n, sd_bus_error *error) {
+        const char *s;
+        size_t n = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(msg, 'a', "s");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(msg, "s", &s)) > 0) {
+                if (n == max)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "more than %zu devices", max);
+                if (device_name_canonicalize(s, names[n]) < 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "'%s' is neither a PCI address nor an mdev UUID", s);
+                for (size_t i = 0; i < n; i++)
+                        if (strcmp(names[i], names[n]) == 0)
+                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s is named twice",
+                                                         names[n]);
+                ptrs[n] = names[n];
+                n++;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(msg);
+        if (r < 0)
+                return r;
+        if (n == 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "no devices named");
+        *ret_n = n;
+        return 0;
+}
+
 static int rebind(sd_bus_message *msg, BusFace *b, bool restore, bool group, sd_bus_error *error) {
         char names[MANAGER_REBIND_DEVICES_MAX][UUID_STRING_MAX];
         const char *ptrs[MANAGER_REBIND_DEVICES_MAX];
@@ -471,31 +504,9 @@ static int rebind(sd_bus_message *msg, BusFace *b, bool restore, bool group, sd_
                         return r;
                 gid = id;
         } else {
-                const char *s;
-                r = sd_bus_message_enter_container(msg, 'a', "s");
-                if (r < 0)
+                r = read_devices(msg, MANAGER_REBIND_DEVICES_MAX, names, ptrs, &n, error);
+                if (r < 0 || sd_bus_error_is_set(error))
                         return r;
-                while ((r = sd_bus_message_read(msg, "s", &s)) > 0) {
-                        if (n == MANAGER_REBIND_DEVICES_MAX)
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "more than %d devices",
-                                                         MANAGER_REBIND_DEVICES_MAX);
-                        if (device_name_canonicalize(s, names[n]) < 0)
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                         "'%s' is neither a PCI address nor an mdev UUID", s);
-                        for (size_t i = 0; i < n; i++)
-                                if (strcmp(names[i], names[n]) == 0)
-                                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                                 "%s is named twice", names[n]);
-                        ptrs[n] = names[n];
-                        n++;
-                }
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(msg);
-                if (r < 0)
-                        return r;
-                if (n == 0)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "no devices named");
         }
         r = get_caller(msg, &caller);
         if (r < 0)
@@ -639,38 +650,6 @@ out:
         bus_claim_free(bc);
 }
 
-static int read_devices(sd_bus_message *msg, size_t max, char names[][UUID_STRING_MAX], const char **ptrs,
-                        size_t *ret_n, sd_bus_error *error) {
-        const char *s;
-        size_t n = 0;
-        int r;
-
-        r = sd_bus_message_enter_container(msg, 'a', "s");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_read(msg, "s", &s)) > 0) {
-                if (n == max)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "more than %zu devices", max);
-                if (device_name_canonicalize(s, names[n]) < 0)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "'%s' is neither a PCI address nor an mdev UUID", s);
-                for (size_t i = 0; i < n; i++)
-                        if (strcmp(names[i], names[n]) == 0)
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s is named twice",
-                                                         names[n]);
-                ptrs[n] = names[n];
-                n++;
-        }
-        if (r < 0)
-                return r;
-        r = sd_bus_message_exit_container(msg);
-        if (r < 0)
-                return r;
-        if (n == 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "no devices named");
-        *ret_n = n;
-        return 0;
-}
 
 /* The caller's own process, as a pidfd: its pid from the bus daemon,
  * opened, then the bus daemon asked again whether its connection still
