@@ -363,24 +363,30 @@ static void test_signals(void **state) {
         free(out);
 }
 
+/* Call org.iommud1.Manager.@method_args (gdbus syntax) as root, or as
+ * uid 65534 with @nobody, and insist it fails with output containing
+ * @want and, unless NULL, @want2. */
+static void expect_refused(Fixture *f, bool nobody, const char *method_args, const char *want, const char *want2) {
+        char *out;
+        int st;
+
+        out = run(&st, "%sgdbus call --address %s --dest org.iommud1 --object-path /org/iommud1 "
+                  "--method org.iommud1.Manager.%s",
+                  nobody ? "setpriv --reuid=65534 --regid=65534 --clear-groups " : "", f->address, method_args);
+        if (st == 0 || !strstr(out, want) || (want2 && !strstr(out, want2)))
+                fail_msg("%s%s: exit %d, wanted \"%s\"%s%s%s:\n%s", nobody ? "(uid 65534) " : "", method_args, st,
+                         want, want2 ? " and \"" : "", want2 ? want2 : "", want2 ? "\"" : "", out);
+        free(out);
+}
+
 /* Refusals: the varlink error's name under org.iommud1.Error. */
 static void test_errors(void **state) {
         Fixture *f = *state;
         char *out;
         int st;
 
-        out = run(&st, "gdbus call --address %s --dest org.iommud1 --object-path /org/iommud1 "
-                  "--method org.iommud1.Manager.GetDevice 0000:09:00.0", f->address);
-        assert_int_not_equal(st, 0);
-        if (!strstr(out, "org.iommud1.Error.NoSuchDevice"))
-                fail_msg("GetDevice of a missing device: %s", out);
-        free(out);
-        out = run(&st, "gdbus call --address %s --dest org.iommud1 --object-path /org/iommud1 "
-                  "--method org.iommud1.Manager.GetDevice ../../etc/passwd", f->address);
-        assert_int_not_equal(st, 0);
-        if (!strstr(out, "org.freedesktop.DBus.Error.InvalidArgs"))
-                fail_msg("GetDevice of a path: %s", out);
-        free(out);
+        expect_refused(f, false, "GetDevice 0000:09:00.0", "org.iommud1.Error.NoSuchDevice", NULL);
+        expect_refused(f, false, "GetDevice ../../etc/passwd", "org.freedesktop.DBus.Error.InvalidArgs", NULL);
 
         /* The policy refuses 01:00.0 (not in [Assignable]) to root too:
          * the same error as through varlink. */
@@ -388,21 +394,10 @@ static void test_errors(void **state) {
         if (!strstr(out, "org.iommud.Manager.NotAllowed"))
                 fail_msg("varlink Prepare of 01:00.0: %s", out);
         free(out);
-        out = run(&st, "gdbus call --address %s --dest org.iommud1 --object-path /org/iommud1 "
-                  "--method org.iommud1.Manager.Prepare \"['0000:01:00.0']\"", f->address);
-        assert_int_not_equal(st, 0);
-        if (!strstr(out, "org.iommud1.Error.NotAllowed"))
-                fail_msg("D-Bus Prepare of 01:00.0: %s", out);
-        free(out);
+        expect_refused(f, false, "Prepare \"['0000:01:00.0']\"", "org.iommud1.Error.NotAllowed", NULL);
 
         /* Not root, and no polkit on this bus: no, by name; nothing moved. */
-        out = run(&st, "setpriv --reuid=65534 --regid=65534 --clear-groups gdbus call --address %s "
-                  "--dest org.iommud1 --object-path /org/iommud1 --method org.iommud1.Manager.Prepare "
-                  "\"['0000:01:01.0']\"", f->address);
-        assert_int_not_equal(st, 0);
-        if (!strstr(out, "org.iommud1.Error.PermissionDenied") || !strstr(out, "uid 65534"))
-                fail_msg("Prepare by uid 65534: %s", out);
-        free(out);
+        expect_refused(f, true, "Prepare \"['0000:01:01.0']\"", "org.iommud1.Error.PermissionDenied", "uid 65534");
         out = run(&st, "%s --socket %s --json show 0000:01:01.0", iommuctl, f->sock);
         if (!strstr(out, "\"driver\": null") && !strstr(out, "\"driver\":null"))
                 fail_msg("01:01.0 moved after a refused Prepare: %s", out);
@@ -468,32 +463,11 @@ static void test_claim_refusals(void **state) {
                 free(out2);
         }
         /* Bad arguments never reach the manager. */
-        out = run(&st, "gdbus call --address %s --dest org.iommud1 --object-path /org/iommud1 "
-                  "--method org.iommud1.Manager.Claim \"['0000:01:01.0']\" \"{'mode': <'sideways'>}\"", f->address);
-        assert_int_not_equal(st, 0);
-        if (!strstr(out, "InvalidArgs") || !strstr(out, "sideways"))
-                fail_msg("Claim with mode sideways: %s", out);
-        free(out);
-        out = run(&st, "gdbus call --address %s --dest org.iommud1 --object-path /org/iommud1 "
-                  "--method org.iommud1.Manager.Claim \"['0000:01:01.0']\" \"{'colour': <'red'>}\"", f->address);
-        assert_int_not_equal(st, 0);
-        if (!strstr(out, "InvalidArgs") || !strstr(out, "colour"))
-                fail_msg("Claim with an unknown option: %s", out);
-        free(out);
-        out = run(&st, "gdbus call --address %s --dest org.iommud1 --object-path /org/iommud1 "
-                  "--method org.iommud1.Manager.Claim \"['0000:01:01.0', '01:01.0']\" \"{}\"", f->address);
-        assert_int_not_equal(st, 0);
-        if (!strstr(out, "InvalidArgs") || !strstr(out, "named twice"))
-                fail_msg("Claim naming a device twice: %s", out);
-        free(out);
+        expect_refused(f, false, "Claim \"['0000:01:01.0']\" \"{'mode': <'sideways'>}\"", "InvalidArgs", "sideways");
+        expect_refused(f, false, "Claim \"['0000:01:01.0']\" \"{'colour': <'red'>}\"", "InvalidArgs", "colour");
+        expect_refused(f, false, "Claim \"['0000:01:01.0', '01:01.0']\" \"{}\"", "InvalidArgs", "named twice");
         /* Not root, no polkit: PermissionDenied. */
-        out = run(&st, "setpriv --reuid=65534 --regid=65534 --clear-groups gdbus call --address %s "
-                  "--dest org.iommud1 --object-path /org/iommud1 --method org.iommud1.Manager.Claim "
-                  "\"['0000:01:01.0']\" \"{}\"", f->address);
-        assert_int_not_equal(st, 0);
-        if (!strstr(out, "org.iommud1.Error.PermissionDenied"))
-                fail_msg("Claim by uid 65534: %s", out);
-        free(out);
+        expect_refused(f, true, "Claim \"['0000:01:01.0']\" \"{}\"", "org.iommud1.Error.PermissionDenied", NULL);
         out = run(&st, "%s --socket %s --json leases | jq length", iommuctl, f->sock);
         assert_string_equal(out, "0\n");
         free(out);
