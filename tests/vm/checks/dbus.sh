@@ -85,18 +85,15 @@ rm -f "$mon"
 # rule (group kvm) it gets fds that work: the edu's DMA through them.
 user=$(getent passwd 1000 | cut -d: -f1)
 as_user() { setpriv --reuid=1000 --regid=1000 --clear-groups "$@"; }
-rm -f /etc/polkit-1/rules.d/50-iommud-kvm.rules
+kvm_rule_off "$user"
 sleep 1
 rc=0; out=$(as_user dbus-claim.py $edu -- true 2>&1) || rc=$?
 [ $rc = 4 ] && grep -q "org.iommud1.Error.PermissionDenied" <<<"$out" \
 	|| fail "uid 1000's D-Bus Claim without a rule: rc $rc: $out"
 [ "$(iommuctl --json leases | jq length)" = 0 ] || fail "a lease after a refused Claim"
 ok "uid 1000's D-Bus Claim without a rule: org.iommud1.Error.PermissionDenied, nothing granted"
-getent group kvm >/dev/null || groupadd kvm
-usermod -aG kvm "$user"
-mkdir -p /etc/polkit-1/rules.d
-cp /usr/share/doc/iommud/examples/50-iommud-kvm.rules.example /etc/polkit-1/rules.d/50-iommud-kvm.rules
-trap 'rm -f /etc/polkit-1/rules.d/50-iommud-kvm.rules; kill $holder $monpid 2>/dev/null || true' EXIT
+kvm_rule_on "$user"
+trap 'kvm_rule_off "$user"; kill $holder $monpid 2>/dev/null || true' EXIT
 sleep 1
 out=$(as_user dbus-claim.py $edu -- edu-dma fds 2>&1) || { echo "$out"; journalctl -u iommud --no-pager | tail; fail "uid 1000's D-Bus Claim with the example rule failed"; }
 echo "$out" | grep -E "dbus-claim|ok:"

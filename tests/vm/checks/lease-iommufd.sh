@@ -221,15 +221,12 @@ wait_for 10 sh -c '[ "$(iommuctl --json leases | jq length)" = 0 ]' || fail "the
 
 # 8b. The example rules file, as shipped: members of group kvm may claim
 # what iommud.conf marks assignable.
-getent group kvm >/dev/null || groupadd kvm
-usermod -aG kvm "$user"
-cp /usr/share/doc/iommud/examples/50-iommud-kvm.rules.example /etc/polkit-1/rules.d/50-iommud-kvm.rules
+kvm_rule_on "$user"
 wait_for 10 claim_as_user || { as_user iommuctl claim $edu -- true; fail "the example rule does not let kvm's uid 1000 claim"; }
 expect_rc 5 as_user iommuctl claim $vnet -- true
 grep -q "NotAllowed\|not allowed\|iommud.conf" <<<"$err_out" || fail "a device the policy does not list: $err_out"
 ok "the example rules file lets group kvm's uid 1000 claim $edu; iommud.conf still refuses the rest"
-rm -f /etc/polkit-1/rules.d/50-iommud-kvm.rules
-gpasswd -d "$user" kvm >/dev/null
+kvm_rule_off "$user"
 wait_for 10 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" || fail "group $g not free"
 
 # 8c. A client that goes away while polkit thinks gets nothing and leaves

@@ -24,10 +24,7 @@ Address=$edu
 MaxMemlock=512M
 CONF
 # The shipped example rule: group kvm claims what iommud.conf allows.
-getent group kvm >/dev/null || groupadd kvm
-usermod -aG kvm "$user"
-mkdir -p /etc/polkit-1/rules.d
-cp /usr/share/doc/iommud/examples/50-iommud-kvm.rules.example /etc/polkit-1/rules.d/50-iommud-kvm.rules
+kvm_rule_on "$user"
 sleep 1
 
 # query_pci SOCKET: the vendor:device of every PCI device QEMU has.
@@ -87,6 +84,5 @@ if [ -e /dev/iommu ]; then
 	ok "a Python client (standard library only) claimed the edu and used its fds, bound and parked"
 fi
 
-rm -f /etc/polkit-1/rules.d/50-iommud-kvm.rules
-gpasswd -d "$user" kvm >/dev/null
+kvm_rule_off "$user"
 use_config </dev/null

@@ -96,3 +96,19 @@ expect_rc() {
 	err_out=$("$@" 2>&1 >/dev/null) || rc=$?
 	[ "$rc" = "$want" ] || fail "'$*' exited $rc, not $want: $err_out"
 }
+
+# kvm_rule_on USER / kvm_rule_off USER: the shipped example polkit rule
+# (group kvm may claim what iommud.conf marks assignable) in force with
+# USER in group kvm, and both undone.  polkitd reloads rules on its own
+# within a moment: callers wait for the effect they need.
+KVM_RULE=/etc/polkit-1/rules.d/50-iommud-kvm.rules
+kvm_rule_on() {
+	getent group kvm >/dev/null || groupadd kvm
+	usermod -aG kvm "$1"
+	mkdir -p "$(dirname "$KVM_RULE")"
+	cp /usr/share/doc/iommud/examples/50-iommud-kvm.rules.example "$KVM_RULE"
+}
+kvm_rule_off() {
+	rm -f "$KVM_RULE"
+	gpasswd -d "$1" kvm >/dev/null 2>&1 || true
+}
