@@ -97,9 +97,9 @@ int manager_restore_claimed(Manager *m, const char *const *names, size_t n, Mana
 int manager_lease_init(Manager *m);
 void manager_lease_done(Manager *m);
 void manager_end_lease(Manager *m, Lease *l, const char *reason);
-/* A device changed or went: if a lease has it, check the leases' devices
- * against the registry (soon, from the event loop). */
-void manager_lease_device_event(Manager *m, const char *name);
+/* A device changed or went: if its group is a lease's, check the leases'
+ * devices against the registry (soon, from the event loop). */
+void manager_lease_device_event(Manager *m, const Device *d);
 /* An IOMMU group came or went: if it is releasing, probe it now (a
  * hot-removed device's group goes once its holder let go, and its number
  * may come back for a new device). */

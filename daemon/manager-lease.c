@@ -617,15 +617,19 @@ static int on_lease_check(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-void manager_lease_device_event(Manager *m, const char *name) {
-        size_t it = 0;
-        void *v;
+void manager_lease_device_event(Manager *m, const Device *d) {
+        ClaimState st;
 
-        while (m->lease_check && hashmap_iterate(m->leases, &it, &v, NULL))
-                if (lease_find_device(v, name) >= 0) {
-                        (void) sd_event_source_set_enabled(m->lease_check, SD_EVENT_ONESHOT);
-                        return;
-                }
+        /* Only a device in a group some lease has or is taking can be a
+         * lease's: the claim table says so at once, where a walk of
+         * every lease's devices would cost each uevent of a VF storm.  A
+         * device keeps its IOMMU group for its life, so the group it
+         * shows, even in its "remove", is the one a lease would have. */
+        if (!m->lease_check || d->iommu_group < 0)
+                return;
+        st = claim_get(m->claims, (uint32_t) d->iommu_group, NULL);
+        if (st == CLAIM_HELD || st == CLAIM_CLAIMING)
+                (void) sd_event_source_set_enabled(m->lease_check, SD_EVENT_ONESHOT);
 }
 
 void manager_lease_group_event(Manager *m, uint32_t group) {

@@ -32,7 +32,7 @@ static void on_device(Registry *r, RegistryChange what, const Device *d, void *u
         if (what == REGISTRY_CHANGED)
                 manager_rebind_device_changed(m, d);
         if (what != REGISTRY_ADDED)
-                manager_lease_device_event(m, d->name);
+                manager_lease_device_event(m, d);
         if (!m->watches)
                 return;
         o = registry_device_to_json(r, d);
