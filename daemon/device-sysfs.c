@@ -10,6 +10,7 @@
 #include "device-sysfs.h"
 #include "shared/macro.h"
 #include "shared/uuid.h"
+#include "sriov.h"
 
 /* Attributes are read through the /sys dirfd (sysfs.c), never through
  * libudev: libudev refuses trees that are not sysfs, which would keep the
@@ -109,8 +110,14 @@ static int read_pci(Sysfs *s, Device *d) {
         if (read_hex(s, SYSFS_BUS_PCI, d->name, "class", 0xffffff, &v) >= 0)
                 d->class_code = v;
         if (read_int(s, SYSFS_BUS_PCI, d->name, "sriov_totalvfs", &d->sriov_totalvfs) >= 0) {
-                if (read_int(s, SYSFS_BUS_PCI, d->name, "sriov_numvfs", &d->sriov_numvfs) < 0)
-                        d->sriov_numvfs = -1;
+                /* The VFs there are, by their virtfnN links: reading
+                 * sriov_numvfs would wait for a numvfs write in progress
+                 * (sriov.h), and this runs on the event loop. */
+                size_t n = 0;
+                r = sriov_count_vfs(s, d->name, &n);
+                if (r == -ENOMEM)
+                        return r;
+                d->sriov_numvfs = r < 0 ? -1 : (int) n;
         } else
                 d->sriov_totalvfs = -1;
         if (read_int(s, SYSFS_BUS_PCI, d->name, "numa_node", &d->numa_node) < 0)

@@ -16,6 +16,10 @@
  * SR-IOV PF enabling hundreds of VFs, `udevadm trigger`). */
 #define MONITOR_RCVBUF (128 * 1024 * 1024)
 
+/* PFs whose VFs came or went in the batch being handled: refreshed once
+ * at its end (their VF count changes with no uevent of their own). */
+#define PENDING_PFS_MAX 16
+
 struct Scanner {
         sd_event *event;
         Sysfs *sysfs;
@@ -26,6 +30,8 @@ struct Scanner {
         sd_event_source *io;
         sd_event_source *rescan;
         ScannerStats stats;
+        char pending_pfs[PENDING_PFS_MAX][PCI_ADDRESS_STRING_MAX];
+        size_t n_pending_pfs;
 };
 
 int scanner_new(sd_event *e, Sysfs *sysfs, Registry *registry, Scanner **ret) {
@@ -161,6 +167,27 @@ static void update_cdev_parent(Scanner *s, const char *devpath) {
                 update(s, SYSFS_BUS_MDEV, name);
 }
 
+void scanner_refresh_pci(Scanner *s, const char *name) {
+        update(s, SYSFS_BUS_PCI, name);
+}
+
+static void flush_pfs(Scanner *s) {
+        for (size_t i = 0; i < s->n_pending_pfs; i++)
+                update(s, SYSFS_BUS_PCI, s->pending_pfs[i]);
+        s->n_pending_pfs = 0;
+}
+
+/* A VF of @pf was added or removed: the PF's VF count is stale.  Enabling
+ * 64 VFs sends 64 "add"s; the PF is read once per batch, not 64 times. */
+static void pf_changed(Scanner *s, const char *pf) {
+        for (size_t i = 0; i < s->n_pending_pfs; i++)
+                if (strcmp(s->pending_pfs[i], pf) == 0)
+                        return;
+        if (s->n_pending_pfs == PENDING_PFS_MAX)
+                flush_pfs(s);
+        snprintf(s->pending_pfs[s->n_pending_pfs++], PCI_ADDRESS_STRING_MAX, "%s", pf);
+}
+
 static void handle(Scanner *s, struct udev_device *ud) {
         const char *subsystem = udev_device_get_subsystem(ud), *action = udev_device_get_action(ud);
         const char *sysname = udev_device_get_sysname(ud);
@@ -170,10 +197,17 @@ static void handle(Scanner *s, struct udev_device *ud) {
                 return;
         if (strcmp(subsystem, "pci") == 0 || strcmp(subsystem, "mdev") == 0) {
                 SysfsBus bus = subsystem[0] == 'p' ? SYSFS_BUS_PCI : SYSFS_BUS_MDEV;
-                if (strcmp(action, "remove") == 0)
+                bool add = strcmp(action, "add") == 0, remove = strcmp(action, "remove") == 0;
+                const Device *d;
+
+                if (remove && (d = registry_get_device(s->registry, sysname)) && d->physfn)
+                        pf_changed(s, d->physfn);
+                if (remove)
                         (void) registry_remove_device(s->registry, sysname);
                 else
                         update(s, bus, sysname);
+                if (add && (d = registry_get_device(s->registry, sysname)) && d->physfn)
+                        pf_changed(s, d->physfn);
         } else if (strcmp(subsystem, "vfio-dev") == 0) {
                 update_cdev_parent(s, udev_device_get_devpath(ud));
         } else if (strcmp(subsystem, "vfio") == 0) {
@@ -224,6 +258,7 @@ static int on_monitor(sd_event_source *src, int fd, uint32_t revents, void *user
                 handle(s, ud);
                 udev_device_unref(ud);
         }
+        flush_pfs(s);
         return 0;
 }
 

@@ -5,7 +5,9 @@
  * Start order: the udev monitor first, then the enumeration, so that no
  * event falls between the two.  Events for pci and mdev devices update
  * that one device; events for VFIO cdevs (vfio-dev) and group nodes
- * (vfio) update the devices they belong to.  When the monitor's socket
+ * (vfio) update the devices they belong to; a VF's "add" or "remove"
+ * also updates its PF (whose VF count changed with no uevent of its own),
+ * once per batch of events.  When the monitor's socket
  * overran (ENOBUFS) events were lost: a full rescan, counted, follows.
  */
 #pragma once
@@ -41,3 +43,7 @@ const ScannerStats *scanner_get_stats(const Scanner *s);
  * sysfs now, without waiting for their uevents (before deciding anything
  * on what the group looks like). */
 void scanner_refresh_group(Scanner *s, uint32_t id);
+
+/** scanner_refresh_pci() - re-read PCI function @name (canonical) now:
+ * put what sysfs shows, or drop it when it is gone. */
+void scanner_refresh_pci(Scanner *s, const char *name);

@@ -2,7 +2,8 @@
 /*
  * The scanner against a umockdev testbed: a realistic fake host is
  * enumerated right, and hotplug, bind and unbind uevents keep the registry
- * equal to the fake sysfs, through a storm of 4096 VF additions.
+ * equal to the fake sysfs, through a storm of 4096 VF additions and their
+ * removal (the PF's VF count following, with no uevent of its own).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -148,6 +149,21 @@ static void test_vf_storm(void **state) {
                 assert_int_equal(d->iommu_group, 100 + i);
                 assert_string_equal(d->physfn, "0000:03:00.0");
         }
+        /* The PF counts them, though no uevent of its own said so. */
+        assert_int_equal(registry_get_device(f->reg, "0000:03:00.0")->sriov_numvfs, 2 + n);
+
+        /* And back: every one removed, the PF's count follows. */
+        for (int i = 0; i < n; i++) {
+                char bdf[PCI_ADDRESS_STRING_MAX];
+                snprintf(bdf, sizeof(bdf), "0000:%02x:%02x.%d", 0x20 + i / 256, (i / 8) % 32, i % 8);
+                testbed_remove_vf(f->t, bdf, "0000:03:00.0", (unsigned) (2 + i));
+                if (i % 8 == 7)
+                        while (sd_event_run(f->e, 0) > 0)
+                                ;
+        }
+        RUN_UNTIL(f, registry_n_devices(f->reg) == 8);
+        assert_int_equal(registry_n_groups(f->reg), 5);
+        assert_int_equal(registry_get_device(f->reg, "0000:03:00.0")->sriov_numvfs, 2);
         assert_int_equal(scanner_get_stats(f->scanner)->rescans, 0);
 }
 

@@ -81,7 +81,7 @@ void testbed_add_pci(Testbed *t, const char *bdf, uint16_t vendor, uint16_t devi
 }
 
 void testbed_add_vf(Testbed *t, const char *bdf, const char *pf, int group) {
-        char desc[1024], devdir[64];
+        char desc[1024], devdir[64], pfdir[96], link[32], target[64];
         GError *err = NULL;
 
         snprintf(devdir, sizeof(devdir), "pci0000:00/%s", bdf);
@@ -96,8 +96,26 @@ void testbed_add_vf(Testbed *t, const char *bdf, const char *pf, int group) {
                  "L: iommu_group=../../../kernel/iommu_groups/%d\n"
                  "L: physfn=../%s\n",
                  bdf, bdf, group, pf);
+        /* The PF's virtfnN link, as pci_iov_add_virtfn() makes it, before
+         * the "add" goes out: the kernel makes it microseconds after its
+         * uevent, which reaches iommud only once udevd ran its rules. */
+        snprintf(pfdir, sizeof(pfdir), "/sys/devices/pci0000:00/%s", pf);
+        snprintf(link, sizeof(link), "virtfn%u", t->n_vfs++);
+        snprintf(target, sizeof(target), "../%s", bdf);
+        umockdev_testbed_set_attribute_link(t->tb, pfdir, link, target);
         assert_true(umockdev_testbed_add_from_string(t->tb, desc, &err));
         assert_null(err);
+}
+
+void testbed_remove_vf(Testbed *t, const char *bdf, const char *pf, unsigned index) {
+        char path[512], dev[96];
+
+        /* As pci_iov_remove_virtfn(): the PF's link first, then the VF. */
+        snprintf(path, sizeof(path), "%s/sys/devices/pci0000:00/%s/virtfn%u", t->root, pf, index);
+        assert_int_equal(unlink(path), 0);
+        snprintf(dev, sizeof(dev), "/sys/devices/pci0000:00/%s", bdf);
+        umockdev_testbed_uevent(t->tb, dev, "remove");
+        umockdev_testbed_remove_device(t->tb, dev);
 }
 
 void testbed_set_driver(Testbed *t, const char *bdf, const char *driver) {

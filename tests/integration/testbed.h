@@ -13,6 +13,7 @@
 typedef struct Testbed {
         UMockdevTestbed *tb;
         char *root;     /* the testbed's directory; its sys/ is /sys */
+        unsigned n_vfs; /* VFs added: the next one's virtfnN */
 } Testbed;
 
 /* Exit 77 (skipped) from main() when the preload is missing. */
@@ -26,8 +27,13 @@ void testbed_free(Testbed *t);
 void testbed_add_pci(Testbed *t, const char *bdf, uint16_t vendor, uint16_t device,
                      int group, const char *driver);
 
-/* An SR-IOV VF of @pf in its own group @group, unbound.  Sends "add". */
+/* An SR-IOV VF of @pf in its own group @group, unbound, with its PF's
+ * virtfnN link (N counts the testbed's VFs).  Sends "add". */
 void testbed_add_vf(Testbed *t, const char *bdf, const char *pf, int group);
+
+/* Take VF @bdf, @pf's virtfn@index, away as the kernel does: the link,
+ * then "remove", then its directory. */
+void testbed_remove_vf(Testbed *t, const char *bdf, const char *pf, unsigned index);
 
 /* Point @bdf's driver link at @driver (NULL: unbound), as a bind does;
  * the caller sends the uevent. */
