@@ -114,6 +114,12 @@ static const struct {
           "types' names them), with UUID or a random one; prints its UUID. remove:\n"
           "remove an mdev, refused while it is leased or its VFIO nodes are open.\n"
           "Root, or whom polkit allows org.iommud.manage-mdev." },
+        { "sriov", "sriov PF [N]", "The SR-IOV virtual functions of PF (a PCI address): how many there are\n"
+          "of how many possible, each with its driver and IOMMU group. With N, give\n"
+          "the PF N VFs first (0 removes them): they come up unbound, ready for\n"
+          "prepare; refused while a VF that would go is leased or open. The PF must\n"
+          "be on a driver that can create VFs (its own, or pci-pf-stub). Root, or\n"
+          "whom polkit allows org.iommud.manage-sriov." },
         { "monitor", "monitor", "Print each change as iommud sees it (devices added, removed, bound,\n"
           "unbound; groups changing viability or claim state; leases granted,\n"
           "changed, ended, asked back, or losing a device the kernel took)\n"
@@ -274,9 +280,14 @@ static int call(VarlinkClient *c, const char *method, json_object *params, json_
                         else if (strcmp(name, "NoSuchLease") == 0 || strcmp(name, "NoSuchDevice") == 0 ||
                                  strcmp(name, "NoSuchParent") == 0 || strcmp(name, "NoSuchMdevType") == 0)
                                 code = EXIT_NOT_FOUND;
+                        if (strcmp(name, "NotSriovCapable") == 0 || strcmp(name, "TooManyVfs") == 0 ||
+                            strcmp(name, "SriovNotConfigurable") == 0)
+                                code = EXIT_REFUSED;
                         if (strcmp(name, "NotAllowed") == 0)
                                 fprintf(stderr, "'iommuctl policy' shows what iommud.conf(5) allows and why.\n");
-                        if (json_object_object_get_ex(reply, "rolledBack", &v))
+                        if (strcmp(name, "SriovFailed") == 0)
+                                ;       /* its message says what the PF has now */
+                        else if (json_object_object_get_ex(reply, "rolledBack", &v))
                                 fprintf(stderr, "%s\n", json_object_get_boolean(v) ?
                                         "Every device of the group was put back as it was." :
                                         "Not everything could be put back: check 'iommuctl group' and the journal.");
@@ -628,6 +639,80 @@ static int cmd_mdev(VarlinkClient *c, char **args, int n) {
                 printf("%s\n", sget(reply, "uuid"));
         else
                 printf("mdev %s removed.\n", args[1]);
+        json_object_put(reply);
+        return EXIT_OK;
+}
+
+/* The VFs of PF @pf as ListDevices has them (those naming it their
+ * physfn), into @vfs. */
+static int list_vfs(VarlinkClient *c, const char *pf, json_object *vfs) {
+        json_object *all = NULL, *devs;
+        int r = call(c, IFACE ".ListDevices", NULL, &all);
+
+        if (r != EXIT_OK)
+                return r;
+        if (json_object_object_get_ex(all, "devices", &devs))
+                for (size_t i = 0; i < json_object_array_length(devs); i++) {
+                        json_object *v = json_object_array_get_idx(devs, i);
+                        if (sget(v, "physfn") && strcmp(sget(v, "physfn"), pf) == 0)
+                                json_object_array_add(vfs, json_object_get(v));
+                }
+        json_object_put(all);
+        return EXIT_OK;
+}
+
+static int cmd_sriov(VarlinkClient *c, char **args, int n) {
+        json_object *p, *reply = NULL, *d, *vfs;
+        unsigned long num = 0;
+        char *end = NULL;
+        int r;
+
+        if (n == 2) {
+                errno = 0;
+                num = strtoul(args[1], &end, 10);
+        }
+        if ((n != 1 && n != 2) || (n == 2 && (errno || end == args[1] || *end || args[1][0] == '-' || num > 65535))) {
+                fprintf(stderr, "iommuctl: 'sriov' takes a PF's address and, to set it, a VF count (0-65535). "
+                        "Try 'iommuctl sriov --help'.\n");
+                return EXIT_USAGE;
+        }
+        p = json_object_new_object();
+        if (n == 2) {
+                json_object_object_add(p, "device", json_object_new_string(args[0]));
+                json_object_object_add(p, "numVfs", json_object_new_int64((int64_t) num));
+                r = call(c, IFACE ".SetNumVfs", p, &reply);
+        } else {
+                json_object_object_add(p, "name", json_object_new_string(args[0]));
+                r = call(c, IFACE ".GetDevice", p, &reply);
+        }
+        if (r != EXIT_OK)
+                return r;
+        d = json_object_object_get(reply, "device");
+        if (n == 1 && !sget(d, "sriovTotalVfs")) {
+                fprintf(stderr, "iommuctl: %s is not an SR-IOV physical function.\n", sget(d, "name"));
+                json_object_put(reply);
+                return EXIT_REFUSED;
+        }
+        /* Both ways: the PF and its VFs as ListDevices shows them. */
+        vfs = json_object_new_array();
+        r = list_vfs(c, sget(d, "name"), vfs);
+        if (r != EXIT_OK) {
+                json_object_put(vfs);
+                json_object_put(reply);
+                return r;
+        }
+        json_object_object_add(reply, "vfs", vfs);
+        if (arg_json)
+                print_json(reply);
+        else {
+                printf("%s: %s of %s VFs, driver %s\n", sget(d, "name"), sget(d, "sriovNumVfs"),
+                       sget(d, "sriovTotalVfs"), sget(d, "driver") ? sget(d, "driver") : "(none)");
+                for (size_t i = 0; i < json_object_array_length(vfs); i++) {
+                        json_object *v = json_object_array_get_idx(vfs, i);
+                        printf("  %s  %-12s group %s\n", sget(v, "name"), sget(v, "driver") ? sget(v, "driver") : "-",
+                               sget(v, "iommuGroup") ? sget(v, "iommuGroup") : "-");
+                }
+        }
         json_object_put(reply);
         return EXIT_OK;
 }
@@ -1334,6 +1419,7 @@ int main(int argc, char **argv) {
                 { "mdev-types", 0 }, { "monitor", 0 }, { "status", 0 }, { "policy", 0 }, { "reload", 0 },
                 { "prepare", -1 }, { "restore", -1 }, { "claim", -2 }, { "leases", 0 }, { "claims", 0 }, { "release", 1 },
                 { "remove-devices", -3 }, { "request-release", 1 }, { "mdev", -4 },
+                { "sriov", -4 },
         };
         size_t i;
         for (i = 0; i < ELEMENTSOF(cmds); i++)
@@ -1405,6 +1491,8 @@ int main(int argc, char **argv) {
                 return cmd_mdev(c, argv + optind + 1, argc - optind - 1);
         if (strcmp(cmd, "mdev-types") == 0)
                 return cmd_mdev_types(c);
+        if (strcmp(cmd, "sriov") == 0)
+                return cmd_sriov(c, argv + optind + 1, argc - optind - 1);
         if (strcmp(cmd, "monitor") == 0)
                 return cmd_monitor(c);
         if (strcmp(cmd, "policy") == 0)

@@ -901,6 +901,57 @@ static int method_mdev(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         return 1;
 }
 
+/* ---- SR-IOV ---- */
+
+static void sriov_done(Manager *m, const ManagerError *err, json_object *result, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata, *reply = NULL;
+        json_object *vfs = result ? get(result, "vfs") : NULL;
+        int r;
+
+        if (err) {
+                (void) reply_error(msg, err);
+                return;
+        }
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "s");
+        for (size_t i = 0; r >= 0 && vfs && i < json_object_array_length(vfs); i++)
+                r = sd_bus_message_append(reply, "s", json_object_get_string(json_object_array_get_idx(vfs, i)));
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        if (r < 0)
+                log_debug("D-Bus: cannot reply to SetNumVfs: %s", strerror(-r));
+}
+
+static int method_set_num_vfs(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        BusFace *b = userdata;
+        char pf[PCI_ADDRESS_STRING_MAX];
+        const char *s;
+        uint32_t n;
+        ManagerCaller caller;
+        int r;
+
+        r = sd_bus_message_read(msg, "su", &s, &n);
+        if (r < 0)
+                return r;
+        if (pci_address_canonicalize(s, pf) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%s' is not a PCI address", s);
+        if (n > 65535)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%u VFs: at most 65535", (unsigned) n);
+        r = get_caller(msg, &caller);
+        if (r < 0)
+                return r;
+        sd_bus_message_ref(msg);
+        r = manager_set_sriov_numvfs(b->manager, &caller, pf, (int) n, sriov_done, msg);
+        if (r < 0) {
+                sd_bus_message_unref(msg);
+                return r;
+        }
+        return 1;
+}
+
 /* ---- vtables ---- */
 
 /* The manager's properties are read when asked (GetStatus's figures);
@@ -927,6 +978,8 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("RestoreGroup", SD_BUS_ARGS("u", id), SD_BUS_RESULT("a(ssss)", devices),
                                 method_restore_group, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Reload", NULL, NULL, method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetNumVfs", SD_BUS_ARGS("s", device, "u", num_vfs), SD_BUS_RESULT("as", vfs),
+                                method_set_num_vfs, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("CreateMdev", SD_BUS_ARGS("s", parent, "s", type, "s", uuid),
                                 SD_BUS_RESULT("s", uuid), method_mdev, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("RemoveMdev", SD_BUS_ARGS("s", uuid), SD_BUS_NO_RESULT, method_mdev,

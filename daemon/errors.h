@@ -16,7 +16,8 @@
         X(NoIommuGroup) X(Busy) X(DeviceInUse) X(NotPrepared) X(RebindFailed) X(ConfigInvalid) X(GroupBusy) \
         X(GroupNotViable) X(NotReady) X(BindFailed) X(HolderGone) X(ModeUnavailable) X(TooManyDevices)    \
         X(MemlockNotAllowed) X(TooManyOpenFiles) X(NoSuchParent) X(NoSuchMdevType) X(NoInstancesLeft)          \
-        X(MdevExists) X(MdevFailed)
+        X(MdevExists) X(MdevFailed)                                                                        \
+        X(NotSriovCapable) X(TooManyVfs) X(SriovNotConfigurable) X(SriovFailed)
 
 #define IOMMUD_DBUS_ERROR_PREFIX "org.iommud1.Error."
 

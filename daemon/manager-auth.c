@@ -160,6 +160,8 @@ int manager_authorize(Manager *m, const ManagerCaller *caller, const ManagerAuth
                         DETAIL(POLKIT_DETAIL_IOMMU_GROUP, group);
                 if (req->mode)
                         DETAIL(POLKIT_DETAIL_MODE, req->mode);
+                if (req->num_vfs)
+                        DETAIL(POLKIT_DETAIL_NUM_VFS, req->num_vfs);
                 details[k] = NULL;
 #undef DETAIL
                 c = calloc(1, sizeof(*c));

@@ -55,6 +55,9 @@ struct Manager {
         Hashmap *releasing;     /* group key -> Releasing */
         sd_event_source *lease_check;   /* deferred: lease devices vs. the registry */
 
+        /* manager-sriov.c: the SetNumVfs calls under way */
+        struct SriovOp *sriov_ops;
+
         /* manager-auth.c: connects to the system bus on the first check */
         struct Polkit *polkit;
 };
@@ -80,6 +83,7 @@ typedef struct ManagerAuthRequest {
         int64_t group;                  /* a whole group, or -1 */
         const char *mode;               /* Claim: "bound", "parked" */
         const char *mdev_type;          /* CreateMdev: the type asked for */
+        const char *num_vfs;            /* SetNumVfs: the count asked for */
 } ManagerAuthRequest;
 int manager_authorize(Manager *m, const ManagerCaller *caller, const ManagerAuthRequest *req, ManagerAuthDone done,
                       void *userdata);

@@ -159,6 +159,26 @@ int manager_create_mdev(Manager *m, const ManagerCaller *caller, const char *par
 int manager_remove_mdev(Manager *m, const ManagerCaller *caller, const char *uuid, ManagerMdevDone done,
                         void *userdata);
 
+/* ---- SR-IOV (manager-sriov.c) ---- */
+
+typedef struct SriovOp SriovOp;
+
+/* The outcome of SetNumVfs: @err NULL on success, with @result {device:
+ * the PF, vfs: [its VFs' addresses]} (borrowed for the call). */
+typedef void (*ManagerSriovDone)(Manager *m, const ManagerError *err, json_object *result, void *userdata);
+
+/** manager_set_sriov_numvfs() - give PF @pf (canonical address) @n VFs,
+ * behind polkit's org.iommud.manage-sriov (details: device = the PF,
+ * num_vfs); VFs come up unbound (sriov_drivers_autoprobe is turned off).
+ * Refused with NoSuchDevice, NotSriovCapable, TooManyVfs,
+ * SriovNotConfigurable, Busy, and, when VFs would go, NotAllowed (the
+ * host needs one), GroupBusy or DeviceInUse; SriovFailed when the kernel fails otherwise, after putting
+ * back what was changed.  @done is called exactly once, possibly before
+ * this returns; -EINVAL for @n outside 0..65535, -ENOMEM (then it is
+ * not). */
+int manager_set_sriov_numvfs(Manager *m, const ManagerCaller *caller, const char *pf, int n, ManagerSriovDone done,
+                             void *userdata);
+
 /* ---- leases (manager-lease.c) ---- */
 
 typedef struct ManagerClaimRequest {

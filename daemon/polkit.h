@@ -49,6 +49,7 @@ typedef struct PolkitQuery PolkitQuery;
 #define POLKIT_ACTION_PREPARE           "org.iommud.prepare"
 #define POLKIT_ACTION_RELOAD            "org.iommud.reload"
 #define POLKIT_ACTION_MANAGE_MDEV       "org.iommud.manage-mdev"
+#define POLKIT_ACTION_MANAGE_SRIOV      "org.iommud.manage-sriov"
 
 /* The detail keys rules see through action.lookup() (iommud(8),
  * AUTHORIZATION, documents their values).  Only the caller fills them;
@@ -62,6 +63,7 @@ typedef struct PolkitQuery PolkitQuery;
 #define POLKIT_DETAIL_DRIVER            "driver"        /* the driver bound now, "" if none */
 #define POLKIT_DETAIL_MDEV_TYPE         "mdev_type"     /* an mdev's type ("mtty-2"); absent for PCI functions */
 #define POLKIT_DETAIL_MODE              "mode"          /* how it is to be handed over, as the request names it */
+#define POLKIT_DETAIL_NUM_VFS           "num_vfs"       /* SetNumVfs: the VF count asked for, "7" */
 
 /* The default call timeouts. */
 #define POLKIT_TIMEOUT_USEC             (5ULL * 1000000ULL)

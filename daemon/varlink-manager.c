@@ -11,6 +11,7 @@
 #include "shared/log.h"
 #include "shared/macro.h"
 #include "shared/uuid.h"
+#include "sriov.h"
 #include "varlink-manager.h"
 
 #define IFACE "org.iommud.Manager"
@@ -219,7 +220,8 @@ static int reply_manager_error(VarlinkCall *c, const ManagerError *e) {
                 json_object_object_add(o, "device", json_object_new_string(e->device));
         if (e->group >= 0)
                 json_object_object_add(o, "group", json_object_new_int64(e->group));
-        if (strcmp(e->name, "RebindFailed") == 0 || strcmp(e->name, "DeviceInUse") == 0) {
+        if (strcmp(e->name, "RebindFailed") == 0 || strcmp(e->name, "DeviceInUse") == 0 ||
+            strcmp(e->name, "SriovFailed") == 0) {
                 json_object_object_add(o, "rolledBack", json_object_new_boolean(e->rolled_back));
                 if (e->rollback_message[0])
                         json_object_object_add(o, "rollbackMessage", json_object_new_string(e->rollback_message));
@@ -683,6 +685,42 @@ static int method_mdev(VarlinkCall *c, json_object *params, void *userdata) {
         return r;
 }
 
+/* ---- SR-IOV ---- */
+
+static void sriov_done(Manager *m, const ManagerError *err, json_object *result, void *userdata) {
+        VarlinkCall *c = userdata;
+
+        if (err)
+                (void) reply_manager_error(c, err);
+        else
+                (void) varlink_call_reply(c, json_object_get(result));
+        varlink_call_unref(c);
+}
+
+static int method_set_num_vfs(VarlinkCall *c, json_object *params, void *userdata) {
+        Manager *m = userdata;
+        char pf[UUID_STRING_MAX];
+        const char *s;
+        int64_t n;
+        ManagerCaller caller;
+        int r;
+
+        r = varlink_json_get_string(params, "device", true, 64, &s);
+        if (r < 0 || pci_address_canonicalize(s, pf) < 0)
+                return varlink_call_reply_invalid_parameter(c, "device");
+        if (varlink_json_get_int64(params, "numVfs", true, &n) < 0 || n < 0 || n > SRIOV_VFS_MAX)
+                return varlink_call_reply_invalid_parameter(c, "numVfs");
+        r = get_caller(c, &caller);
+        if (r < 0)
+                return r;
+        varlink_call_ref(c);
+        r = manager_set_sriov_numvfs(m, &caller, pf, (int) n, sriov_done, c);
+        caller_done(&caller);
+        if (r < 0)
+                varlink_call_unref(c);
+        return r;
+}
+
 static int method_list_leases(VarlinkCall *c, json_object *params, void *userdata) {
         return reply_with(c, "leases", manager_list_leases(userdata));
 }
@@ -711,6 +749,7 @@ int varlink_manager_register(Manager *m, VarlinkServer *s) {
                 { IFACE ".ListLeases", method_list_leases },
                 { IFACE ".CreateMdev", method_mdev },
                 { IFACE ".RemoveMdev", method_mdev },
+                { IFACE ".SetNumVfs", method_set_num_vfs },
         };
         int r;
 

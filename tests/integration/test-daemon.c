@@ -2,7 +2,8 @@
 /*
  * iommud itself, unmodified, on a umockdev testbed, driven only through
  * its varlink socket with iommuctl: what a user sees of a fake host, and
- * how it follows hotplug, bind and unbind.
+ * how it follows hotplug, bind and unbind, and SR-IOV VF counts set
+ * through it (the test playing the kernel's part).
  *
  * Usage (meson passes them): test-daemon IOMMUD IOMMUCTL
  */
@@ -253,10 +254,172 @@ static void test_follows_bind_unbind_hotplug(void **state) {
         json_object_put(s);
 }
 
+/* ---- SR-IOV: iommuctl sriov against a PF of the fake host ---- */
+
+#define PF_DIR "/sys/devices/pci0000:00/0000:03:00.0"
+
+static void pf_attr(Fixture *f, const char *attr, char *buf, size_t size) {
+        char path[512];
+        FILE *a;
+        size_t n;
+
+        snprintf(path, sizeof(path), "%s%s/%s", f->t->root, PF_DIR, attr);
+        a = fopen(path, "re");
+        assert_non_null(a);
+        n = fread(buf, 1, size - 1, a);
+        buf[n] = 0;
+        fclose(a);
+}
+
+/* Empty the PF's sriov_numvfs, so that what iommud writes next is all it
+ * holds (a plain file keeps a longer old value's tail). */
+static void pf_numvfs_clear(Fixture *f) {
+        char path[512];
+        FILE *a;
+
+        snprintf(path, sizeof(path), "%s%s/sriov_numvfs", f->t->root, PF_DIR);
+        a = fopen(path, "we");
+        assert_non_null(a);
+        fclose(a);
+}
+
+static const char *error_name(json_object *o) {
+        return o ? sget(o, "error") : NULL;
+}
+
+/* Run `iommuctl sriov ARGS`: its exit status; its error's name, if any,
+ * in @ret_error (a static buffer). */
+static int sriov(Fixture *f, const char *args, const char **ret_error) {
+        static char name[128];
+        char a[128];
+        int st;
+        json_object *o;
+
+        snprintf(a, sizeof(a), "sriov %s", args);
+        o = ctl(f, a, &st);
+        snprintf(name, sizeof(name), "%s", error_name(o) ? error_name(o) : "");
+        json_object_put(o);
+        if (ret_error)
+                *ret_error = name;
+        return st;
+}
+
+/* Poll `iommuctl sriov 03:00.0` until the PF counts @n VFs and lists @n. */
+static void wait_vfs(Fixture *f, int n) {
+        int count = -1, listed = -1;
+
+        for (int i = 0; i < 400; i++) {
+                int st;
+                json_object *o = ctl(f, "sriov 03:00.0", &st), *d, *vfs;
+                if (st == 0 && json_object_object_get_ex(o, "device", &d) &&
+                    json_object_object_get_ex(o, "vfs", &vfs)) {
+                        count = json_object_get_int(json_object_object_get(d, "sriovNumVfs"));
+                        listed = (int) json_object_array_length(vfs);
+                }
+                json_object_put(o);
+                if (count == n && listed == n)
+                        return;
+                usleep(25000);
+        }
+        fail_msg("the PF never had %d VFs (it counts %d, %d are listed)", n, count, listed);
+}
+
+static void vf_name(int i, char buf[static 16]) {
+        snprintf(buf, 16, "0000:04:%02x.%d", i / 8, i % 8);
+}
+
+static void test_sriov(void **state) {
+        Fixture *f = *state;
+        const char *err;
+        char v[64];
+        int st;
+
+        umockdev_testbed_set_attribute(f->t->tb, PF_DIR, "sriov_drivers_autoprobe", "1");
+
+        /* Refused before anything is written, each by name. */
+        assert_int_equal(sriov(f, "0000:09:00.0 1", &err), 4);
+        assert_string_equal(err, "org.iommud.Manager.NoSuchDevice");
+        assert_int_equal(sriov(f, "01:00.0 1", &err), 5);
+        assert_string_equal(err, "org.iommud.Manager.NotSriovCapable");
+        assert_int_equal(sriov(f, "03:10.0 1", &err), 5);          /* a VF */
+        assert_string_equal(err, "org.iommud.Manager.NotSriovCapable");
+        assert_int_equal(sriov(f, "03:00.0 4097", &err), 5);       /* sriov_totalvfs is 4096 */
+        assert_string_equal(err, "org.iommud.Manager.TooManyVfs");
+        assert_int_equal(sriov(f, "03:00.0 65536", NULL), 2);
+        assert_int_equal(sriov(f, "03:00.0 -1", NULL), 2);
+        assert_int_equal(sriov(f, "03:00.0 2x", NULL), 2);
+        assert_int_equal(sriov(f, "../03:00.0 1", NULL), 2);
+        pf_attr(f, "sriov_numvfs", v, sizeof(v));
+        assert_string_equal(v, "2");
+        pf_attr(f, "sriov_drivers_autoprobe", v, sizeof(v));
+        assert_string_equal(v, "1");
+        wait_vfs(f, 2);
+
+        /* 2 -> 64: autoprobe off, then (0 and) 64 written. */
+        pf_numvfs_clear(f);
+        assert_int_equal(sriov(f, "03:00.0 64", &err), 0);
+        pf_attr(f, "sriov_numvfs", v, sizeof(v));
+        assert_string_equal(v, "64");
+        pf_attr(f, "sriov_drivers_autoprobe", v, sizeof(v));
+        assert_string_equal(v, "0");
+        /* The kernel's part: the two VFs go, 64 come, unbound, each in a
+         * group of its own; iommud follows the storm of uevents. */
+        testbed_remove_vf(f->t, "0000:03:10.0", "0000:03:00.0", 0);
+        testbed_remove_vf(f->t, "0000:03:10.2", "0000:03:00.0", 1);
+        for (int i = 0; i < 64; i++) {
+                char bdf[16];
+                vf_name(i, bdf);
+                testbed_add_vf(f->t, bdf, "0000:03:00.0", 100 + i);
+                usleep(10000);  /* umockdev drops uevents past 10 queued */
+        }
+        wait_vfs(f, 64);
+        for (int i = 0; i < 64; i += 9) {
+                char bdf[16], group[8];
+                vf_name(i, bdf);
+                snprintf(group, sizeof(group), "%d", 100 + i);
+                wait_show(f, bdf, "iommuGroup", group);
+                wait_show(f, bdf, "physfn", "0000:03:00.0");
+                wait_show(f, bdf, "driver", "(null)");
+        }
+
+        /* Asking for what is there writes nothing. */
+        pf_numvfs_clear(f);
+        assert_int_equal(sriov(f, "03:00.0 64", &err), 0);
+        pf_attr(f, "sriov_numvfs", v, sizeof(v));
+        assert_string_equal(v, "");
+
+        /* 64 -> 0, and the kernel's part. */
+        assert_int_equal(sriov(f, "03:00.0 0", &err), 0);
+        pf_attr(f, "sriov_numvfs", v, sizeof(v));
+        assert_string_equal(v, "0");
+        for (int i = 0; i < 64; i++) {
+                char bdf[16];
+                vf_name(i, bdf);
+                testbed_remove_vf(f->t, bdf, "0000:03:00.0", (unsigned) (2 + i));
+                usleep(10000);
+        }
+        wait_vfs(f, 0);
+        json_object *list = ctl(f, "list", &st);
+        assert_int_equal(st, 0);
+        assert_int_equal(json_object_array_length(list), 7);
+        json_object_put(list);
+
+        /* A PF with no driver cannot set VFs: refused, nothing written. */
+        testbed_set_driver(f->t, "0000:03:00.0", NULL);
+        umockdev_testbed_uevent(f->t->tb, PF_DIR, "unbind");
+        wait_show(f, "0000:03:00.0", "driver", "(null)");
+        pf_numvfs_clear(f);
+        assert_int_equal(sriov(f, "03:00.0 1", &err), 5);
+        assert_string_equal(err, "org.iommud.Manager.SriovNotConfigurable");
+        pf_attr(f, "sriov_numvfs", v, sizeof(v));
+        assert_string_equal(v, "");
+}
+
 int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_list_matches_host, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_follows_bind_unbind_hotplug, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sriov, setup, teardown),
         };
         if (!testbed_preloaded() || argc != 3)
                 return 77;
