@@ -1,0 +1,158 @@
+#!/bin/bash
+# profiles: custom stock
+# SR-IOV through iommud (iommuctl sriov): the igb PF at 02:00.0, on
+# pci-pf-stub, gets 7 VFs, which come up unbound, each in an IOMMU group
+# of its own, and are listed at once; 7 -> 3 -> 7 goes through 0 as the
+# kernel requires; one VF prepared and claimed by uid 1000 answers
+# VFIO_DEVICE_GET_INFO, and while it is leased, and then while another
+# process holds its VFIO node, removing the VFs is refused by name with
+# nothing changed; once let go, 0 removes them.  Refused by name with
+# nothing changed: a PF with no driver, a non-PF, a VF, too many VFs,
+# uid 1000 without a rule.  Prints the times iommud and a bare sysfs
+# write take.
+. /usr/local/bin/vmtest-lib.sh
+pf=0000:02:00.0
+pfdir=$(dev_dir $pf)
+[ -e "$pfdir/sriov_totalvfs" ] || fail "$pf is not an SR-IOV PF"
+[ -e /sys/bus/pci/drivers/pci-pf-stub ] || modprobe pci-pf-stub 2>/dev/null ||
+	skip "this kernel has no pci-pf-stub, and no driver of its own for the igb"
+total=$(cat "$pfdir/sriov_totalvfs")
+[ "$(cat "$pfdir/sriov_numvfs")" = 0 ] || fail "$pf starts with $(cat "$pfdir/sriov_numvfs") VFs"
+pf_driver=$(driver_of $pf)
+user=$(id -nu 1000) || fail "no user with uid 1000 in the guest"
+as_user() { setpriv --reuid=1000 --regid=1000 --clear-groups "$@"; }
+numvfs() { cat "$pfdir/sriov_numvfs"; }
+vf_list() { for l in "$pfdir"/virtfn*; do [ -e "$l" ] && basename "$(readlink "$l")"; done | sort; }
+ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+trap 'kill $claimer $opener 2>/dev/null || true; kvm_rule_off "$user"' EXIT
+claimer= opener=
+
+use_config <<CONF
+[Assignable]
+Parent=$pf
+CONF
+
+# 1. Refusals before any VF exists: nothing written.
+bind_driver $pf ""
+wait_for 10 sh -c "iommuctl --json show $pf | jq -e '.driver == null'" || fail "iommud still sees $pf on a driver"
+expect_rc 5 iommuctl sriov $pf 1
+grep -q "has no driver" <<<"$err_out" || fail "a PF with no driver: $err_out"
+rc=0; out=$(iommuctl --json sriov $pf 1 2>/dev/null) || rc=$?
+jq -e '.error == "org.iommud.Manager.SriovNotConfigurable"' <<<"$out" >/dev/null || fail "no driver, JSON: $out"
+bind_driver $pf pci-pf-stub
+wait_for 10 sh -c "iommuctl --json show $pf | jq -e '.driver == \"pci-pf-stub\"'" || fail "iommud does not see $pf on pci-pf-stub"
+expect_rc 5 iommuctl sriov $pf $((total + 1))
+grep -q "can have at most $total VFs" <<<"$err_out" || fail "too many VFs: $err_out"
+expect_rc 5 iommuctl sriov 0000:00:03.0 1
+grep -q "is not an SR-IOV physical function" <<<"$err_out" || fail "a non-PF: $err_out"
+expect_rc 4 iommuctl sriov 0000:0f:00.0 1
+expect_rc 2 iommuctl sriov "../$pf" 1
+expect_rc 2 iommuctl sriov $pf -1
+expect_rc 5 as_user iommuctl sriov $pf 1
+grep -q "uid 1000 may not set the VFs of $pf: polkit action org.iommud.manage-sriov" <<<"$err_out" || fail "uid 1000: $err_out"
+[ "$(numvfs)" = 0 ] || fail "a refusal left $(numvfs) VFs"
+ok "refused, nothing written: no driver (SriovNotConfigurable), $((total + 1)) VFs (TooManyVfs), a non-PF, an unknown device, bad names and counts, uid 1000 (org.iommud.manage-sriov)"
+
+# 2. 7 VFs: unbound, each in its own group, listed when the call returns.
+t=$(date +%s%N)
+out=$(iommuctl --json sriov $pf 7) || { journalctl -u iommud --no-pager | tail; fail "iommuctl sriov $pf 7 failed"; }
+create_ms=$(ms $t)
+[ "$(numvfs)" = 7 ] || fail "sriov_numvfs is $(numvfs), not 7"
+[ "$(cat "$pfdir/sriov_drivers_autoprobe")" = 0 ] || fail "autoprobe is $(cat "$pfdir/sriov_drivers_autoprobe")"
+[ "$(jq '.vfs | length' <<<"$out")" = 7 ] || fail "the reply lists $(jq '.vfs | length' <<<"$out") VFs: $out"
+[ "$(jq '.device.sriovNumVfs' <<<"$out")" = 7 ] || fail "the reply's PF: $(jq .device <<<"$out")"
+[ "$(jq -r '.vfs[].name' <<<"$out" | sort)" = "$(vf_list)" ] || fail "the reply's VFs are not sysfs's: $(vf_list)"
+groups=
+for vf in $(vf_list); do
+	[ "$(driver_of $vf)" = "(none)" ] || fail "VF $vf came up on $(driver_of $vf)"
+	j=$(jq --arg v $vf '.vfs[] | select(.name == $v)' <<<"$out")
+	[ "$(jq -r .physfn <<<"$j")" = $pf ] && [ "$(jq -r .driver <<<"$j")" = null ] || fail "VF in the reply: $j"
+	g=$(group_of $vf)
+	[ "$(jq -r .iommuGroup <<<"$j")" = "$g" ] || fail "VF $vf: group $(jq -r .iommuGroup <<<"$j"), sysfs $g"
+	[ "$(ls /sys/kernel/iommu_groups/$g/devices | wc -l)" = 1 ] || fail "VF $vf shares group $g"
+	groups="$groups $g"
+done
+[ "$(tr ' ' '\n' <<<"$groups" | sed '/^$/d' | sort -u | wc -l)" = 7 ] || fail "groups:$groups"
+journalctl -u iommud --no-pager | grep -q "$pf: 7 VFs (were 0), set by uid 0 in" || fail "no journal line"
+ok "iommuctl sriov $pf 7 in $create_ms ms: 7 VFs, unbound, groups$groups, all in the reply; autoprobe 0"
+
+# 3. 7 -> 3 -> 7: nonzero to nonzero, through 0.
+iommuctl sriov $pf 3 >/dev/null || fail "7 -> 3 failed"
+[ "$(numvfs)" = 3 ] && [ "$(vf_list | wc -l)" = 3 ] || fail "7 -> 3: $(numvfs) VFs"
+[ "$(iommuctl --json list | jq --arg p $pf '[.[] | select(.physfn == $p)] | length')" = 3 ] || fail "iommud lists other than 3 VFs"
+iommuctl sriov $pf 7 >/dev/null || fail "3 -> 7 failed"
+[ "$(numvfs)" = 7 ] || fail "3 -> 7: $(numvfs) VFs"
+journalctl -u iommud --no-pager | grep -q "$pf: 3 VFs (were 7)" || fail "no journal line for 7 -> 3"
+ok "7 -> 3 -> 7 (each through 0); iommud lists 3, then 7"
+
+# 4. A VF prepared and claimed by uid 1000: its fd answers GET_INFO.
+vf=$(vf_list | head -n1)
+iommuctl prepare $vf >/dev/null || fail "prepare $vf failed"
+kvm_rule_on "$user"
+getinfo='import fcntl, struct, sys, time
+info = fcntl.ioctl(int(sys.argv[1]), (ord(";") << 8) | 107, struct.pack("=6I", 24, 0, 0, 0, 0, 0))
+argsz, flags, regions, irqs, cap, pad = struct.unpack("=6I", info)
+print("ok: VFIO_DEVICE_GET_INFO on the VF: flags 0x%x, %d regions, %d irqs" % (flags, regions, irqs), flush=True)
+time.sleep(600)'
+# iommuctl claim becomes python3 (exec), which holds the lease until killed.
+claim_vf() {
+	setpriv --reuid=1000 --regid=1000 --clear-groups iommuctl claim $vf -- python3 -c "$getinfo" "{fd:$vf}" \
+		>/tmp/sriov-claim.out 2>&1 &
+	claimer=$!
+	for _ in $(seq 200); do
+		grep -q "GET_INFO" /tmp/sriov-claim.out && return 0
+		kill -0 $claimer 2>/dev/null || { wait $claimer || true; claimer=; return 1; }
+		sleep 0.1
+	done
+	return 1
+}
+# polkitd reads the new rule within a moment: try again until it has.
+for _ in $(seq 10); do claim_vf && break; sleep 1; done
+grep -q "GET_INFO" /tmp/sriov-claim.out || { cat /tmp/sriov-claim.out; fail "uid 1000 could not claim VF $vf"; }
+cat /tmp/sriov-claim.out
+[ "$(iommuctl --json show $vf | jq -r .claim)" = held ] || fail "VF $vf: $(iommuctl show $vf)"
+ok "VF $vf prepared, claimed by uid 1000 (the kvm rule); its fd answered VFIO_DEVICE_GET_INFO"
+
+# 5. Leased: removing the VFs is refused, nothing changes.
+before=$(vf_list)
+expect_rc 6 iommuctl sriov $pf 0
+grep -q "(VF $vf): the VFs cannot change while one is leased" <<<"$err_out" || fail "while leased: $err_out"
+rc=0; out=$(iommuctl --json sriov $pf 2 2>/dev/null) || rc=$?
+jq -e '.error == "org.iommud.Manager.GroupBusy"' <<<"$out" >/dev/null || fail "while leased, JSON: $out"
+[ "$(numvfs)" = 7 ] && [ "$(vf_list)" = "$before" ] || fail "the refusal changed the VFs"
+ok "0 and 2 VFs refused while VF $vf is leased (GroupBusy); 7 VFs stay"
+kill $claimer; wait $claimer 2>/dev/null || true; claimer=
+kvm_rule_off "$user"
+wait_for 15 sh -c "[ \"\$(iommuctl --json show $vf | jq -r .claim)\" = free ]" || fail "VF $vf not free after the lease"
+
+# 6. Held open by another process: refused, naming it.
+node=$(iommuctl --json show $vf | jq -r '.vfioDevice // .vfioGroupNode')
+python3 -c "import os, time; f = os.open('$node', os.O_RDWR); time.sleep(300)" & opener=$!
+wait_for 5 sh -c "ls -l /proc/$opener/fd 2>/dev/null | grep -q $node" || fail "the opener did not open $node"
+expect_rc 6 iommuctl sriov $pf 0
+grep -q "(pid $opener) has $node open, of VF $vf" <<<"$err_out" || fail "while open: $err_out"
+[ "$(numvfs)" = 7 ] || fail "the refusal changed the VFs"
+ok "0 VFs refused while pid $opener had $node open (DeviceInUse)"
+kill $opener; wait $opener 2>/dev/null || true; opener=
+
+# 7. Let go: 0 removes them, from sysfs and from iommud.
+iommuctl restore $vf >/dev/null || fail "restore $vf failed"
+t=$(date +%s%N)
+iommuctl sriov $pf 0 >/dev/null || { journalctl -u iommud --no-pager | tail; fail "iommuctl sriov $pf 0 failed"; }
+remove_ms=$(ms $t)
+[ "$(numvfs)" = 0 ] && [ -z "$(vf_list)" ] || fail "VFs left: $(vf_list)"
+[ "$(iommuctl --json list | jq --arg p $pf '[.[] | select(.physfn == $p)] | length')" = 0 ] || fail "iommud still lists VFs"
+[ "$(iommuctl --json show $pf | jq .sriovNumVfs)" = 0 ] || fail "iommud's PF: $(iommuctl --json show $pf)"
+ok "iommuctl sriov $pf 0 in $remove_ms ms: the VFs gone from sysfs and from iommud"
+
+# 8. The same by hand, for comparison (autoprobe is still 0).
+t=$(date +%s%N); echo 7 > "$pfdir/sriov_numvfs"; hand_create=$(ms $t)
+t=$(date +%s%N); echo 0 > "$pfdir/sriov_numvfs"; hand_remove=$(ms $t)
+ok "timing: 7 VFs created in $create_ms ms and removed in $remove_ms ms through iommud; by hand $hand_create ms and $hand_remove ms"
+wait_for 10 sh -c "[ \"\$(iommuctl --json show $pf | jq .sriovNumVfs)\" = 0 ]" || fail "iommud did not follow the hand-made VFs"
+
+echo 1 > "$pfdir/sriov_drivers_autoprobe"
+[ "$pf_driver" = pci-pf-stub ] || restore_driver $pf
+rm -f /tmp/sriov-claim.out
+use_config </dev/null
+true
