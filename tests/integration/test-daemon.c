@@ -355,6 +355,33 @@ static void test_sriov(void **state) {
         assert_string_equal(v, "1");
         wait_vfs(f, 2);
 
+        /* A write the kernel refuses: what was changed is put back.  Here
+         * sriov_numvfs cannot be opened for writing (a directory, EISDIR):
+         * autoprobe had been turned off for the VFs to come, and is on
+         * again; the VFs there were stay. */
+        {
+                char path[600], attr[512];
+                json_object *o, *p;
+                snprintf(attr, sizeof(attr), "%s%s/sriov_numvfs", f->t->root, PF_DIR);
+                snprintf(path, sizeof(path), "%s.file", attr);
+                assert_int_equal(rename(attr, path), 0);
+                assert_int_equal(mkdir(attr, 0755), 0);
+                o = ctl(f, "sriov 03:00.0 4", &st);
+                assert_int_equal(st, 1);
+                assert_non_null(o);
+                assert_string_equal(sget(o, "error"), "org.iommud.Manager.SriovFailed");
+                p = json_object_object_get(o, "parameters");
+                assert_string_equal(sget(p, "step"), "sriov_numvfs=0");
+                assert_int_equal(json_object_get_int(json_object_object_get(p, "errno")), EISDIR);
+                assert_true(json_object_get_boolean(json_object_object_get(p, "rolledBack")));
+                json_object_put(o);
+                pf_attr(f, "sriov_drivers_autoprobe", v, sizeof(v));
+                assert_string_equal(v, "1");
+                assert_int_equal(rmdir(attr), 0);
+                assert_int_equal(rename(path, attr), 0);
+                wait_vfs(f, 2);
+        }
+
         /* 2 -> 64: autoprobe off, then (0 and) 64 written. */
         pf_numvfs_clear(f);
         assert_int_equal(sriov(f, "03:00.0 64", &err), 0);
