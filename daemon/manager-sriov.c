@@ -108,8 +108,18 @@ static json_object *refresh(SriovOp *op) {
                 json_object_put(vfs);
                 return NULL;
         }
-        for (char **v = op->old_vfs; v && *v; v++)
+        for (char **v = op->old_vfs; v && *v; v++) {
+                /* The kernel removed every VF (a 0 was written): a VF iommud
+                 * had prepared is gone, and its record with it; a VF at
+                 * that address now is a new device, unbound. */
+                if (op->before > 0 && op->target != op->before && m->prepared &&
+                    prepared_store_get(m->prepared, *v)) {
+                        (void) prepared_store_remove(m->prepared, *v);
+                        registry_invalidate_json(m->registry, *v);
+                        log_info("%s, prepared, went with the VFs of %s: its record is dropped", *v, op->pf);
+                }
                 scanner_refresh_pci(m->scanner, *v);
+        }
         if (sriov_list_vfs(m->sysfs, op->pf, &now, NULL) >= 0)
                 for (char **v = now; *v; v++) {
                         scanner_refresh_pci(m->scanner, *v);

@@ -135,21 +135,30 @@ grep -q "(pid $opener) has $node open, of VF $vf" <<<"$err_out" || fail "while o
 ok "0 VFs refused while pid $opener had $node open (DeviceInUse)"
 kill $opener; wait $opener 2>/dev/null || true; opener=
 
-# 7. Let go: 0 removes them, from sysfs and from iommud.
-iommuctl restore $vf >/dev/null || fail "restore $vf failed"
+# 7. Let go: 0 removes them, from sysfs and from iommud; the prepared VF
+#    goes too, and with it iommud's record of it.
+[ -e /run/iommud/prepared/$vf ] || fail "no record of the prepared VF $vf: $(ls /run/iommud/prepared)"
 t=$(date +%s%N)
 iommuctl sriov $pf 0 >/dev/null || { journalctl -u iommud --no-pager | tail; fail "iommuctl sriov $pf 0 failed"; }
 remove_ms=$(ms $t)
 [ "$(numvfs)" = 0 ] && [ -z "$(vf_list)" ] || fail "VFs left: $(vf_list)"
 [ "$(iommuctl --json list | jq --arg p $pf '[.[] | select(.physfn == $p)] | length')" = 0 ] || fail "iommud still lists VFs"
 [ "$(iommuctl --json show $pf | jq .sriovNumVfs)" = 0 ] || fail "iommud's PF: $(iommuctl --json show $pf)"
-ok "iommuctl sriov $pf 0 in $remove_ms ms: the VFs gone from sysfs and from iommud"
+[ ! -e /run/iommud/prepared/$vf ] || fail "the record of $vf outlived it"
+journalctl -u iommud --no-pager | grep -q "$vf, prepared, went with the VFs of $pf" || fail "no journal line for $vf's record"
+ok "iommuctl sriov $pf 0 in $remove_ms ms: the VFs gone from sysfs and from iommud, the prepared one's record too"
 
-# 8. The same by hand, for comparison (autoprobe is still 0).
+# 8. The same by hand, for comparison (autoprobe is still 0): iommud
+#    follows from the uevents alone, the PF's count too.
+pf_count() { [ "$(iommuctl --json show $pf | jq .sriovNumVfs)" = "$1" ] &&
+	[ "$(iommuctl --json list | jq --arg p $pf '[.[] | select(.physfn == $p)] | length')" = "$1" ]; }
 t=$(date +%s%N); echo 7 > "$pfdir/sriov_numvfs"; hand_create=$(ms $t)
+wait_for 10 pf_count 7 || fail "iommud did not follow 7 VFs made by hand: $(iommuctl sriov $pf)"
+[ "$(iommuctl --json show $vf | jq .prepared)" = false ] || fail "the new $vf is taken for the prepared one"
 t=$(date +%s%N); echo 0 > "$pfdir/sriov_numvfs"; hand_remove=$(ms $t)
+wait_for 10 pf_count 0 || fail "iommud did not follow the VFs removed by hand: $(iommuctl sriov $pf)"
+ok "iommud followed 7 VFs made and removed by hand, the PF's count with them"
 ok "timing: 7 VFs created in $create_ms ms and removed in $remove_ms ms through iommud; by hand $hand_create ms and $hand_remove ms"
-wait_for 10 sh -c "[ \"\$(iommuctl --json show $pf | jq .sriovNumVfs)\" = 0 ]" || fail "iommud did not follow the hand-made VFs"
 
 echo 1 > "$pfdir/sriov_drivers_autoprobe"
 [ "$pf_driver" = pci-pf-stub ] || restore_driver $pf
