@@ -160,6 +160,41 @@ wait_for 10 pf_count 0 || fail "iommud did not follow the VFs removed by hand: $
 ok "iommud followed 7 VFs made and removed by hand, the PF's count with them"
 ok "timing: 7 VFs created in $create_ms ms and removed in $remove_ms ms through iommud; by hand $hand_create ms and $hand_remove ms"
 
+# 9. A PF on vfio-pci: the kernel refuses VFs unless vfio-pci's
+#    enable_sriov is on (ENOENT, named SriovNotConfigurable with its errno).
+modprobe vfio-pci 2>/dev/null || true
+param=/sys/module/vfio_pci/parameters/enable_sriov
+[ -w $param ] || fail "no writable $param"
+old_param=$(cat $param)
+echo N > $param
+bind_driver $pf vfio-pci
+wait_for 10 sh -c "iommuctl --json show $pf | jq -e '.driver == \"vfio-pci\"'" || fail "iommud does not see $pf on vfio-pci"
+rc=0; out=$(iommuctl --json sriov $pf 2 2>/dev/null) || rc=$?
+[ $rc = 5 ] || fail "vfio-pci without enable_sriov: exit $rc: $out"
+jq -e '.error == "org.iommud.Manager.SriovNotConfigurable" and .parameters.errno == 2 and
+	.parameters.step == "sriov_numvfs=2"' <<<"$out" >/dev/null || fail "vfio-pci without enable_sriov: $out"
+[ "$(numvfs)" = 0 ] || fail "$(numvfs) VFs after the refusal"
+[ "$(cat "$pfdir/sriov_drivers_autoprobe")" = 0 ] || fail "autoprobe: $(cat "$pfdir/sriov_drivers_autoprobe")"
+ok "PF on vfio-pci, enable_sriov=N: the kernel's ENOENT named SriovNotConfigurable (errno 2), nothing created"
+echo Y > $param
+out=$(iommuctl --json sriov $pf 2) || fail "vfio-pci with enable_sriov: $out"
+[ "$(numvfs)" = 2 ] || fail "vfio-pci with enable_sriov: $(numvfs) VFs"
+vf=$(vf_list | head -n1)
+# The VF's VFIO device: the cdev (6.12) does not ask for the PF's VF
+# token; the legacy group does (EACCES), and iommud passes none yet.
+iommuctl prepare $vf >/dev/null || fail "prepare $vf failed"
+rc=0; out=$(iommuctl claim $vf -- python3 -c "${getinfo%time.sleep(600)}" "{fd:$vf}" 2>&1) || rc=$?
+if [ "$(iommuctl --json status | jq -r .leaseBackend)" = iommufd ]; then
+	[ $rc = 0 ] || fail "claim of $vf (its PF on vfio-pci): $out"
+	ok "PF on vfio-pci, enable_sriov=Y: 2 VFs; VF $vf claimed through iommufd, no VF token asked: $(grep GET_INFO <<<"$out")"
+else
+	[ $rc != 0 ] || fail "the legacy claim of $vf worked without a VF token: the kernel no longer asks for it?"
+	ok "PF on vfio-pci, enable_sriov=Y: 2 VFs; legacy claim of VF $vf refused as expected without the PF's VF token (iommud passes none yet): $(head -n1 <<<"$out")"
+fi
+iommuctl sriov $pf 0 >/dev/null || fail "removing the VFs of the vfio-pci PF failed"
+[ "$(numvfs)" = 0 ] || fail "$(numvfs) VFs left"
+echo "$old_param" > $param
+
 echo 1 > "$pfdir/sriov_drivers_autoprobe"
 [ "$pf_driver" = pci-pf-stub ] || restore_driver $pf
 rm -f /tmp/sriov-claim.out
