@@ -388,6 +388,19 @@ static void test_errors(void **state) {
         expect_refused(f, false, "GetDevice 0000:09:00.0", "org.iommud1.Error.NoSuchDevice", NULL);
         expect_refused(f, false, "GetDevice ../../etc/passwd", "org.freedesktop.DBus.Error.InvalidArgs", NULL);
 
+        /* SetNumVfs: the varlink refusals, by the same names; nothing is
+         * written before polkit (none on this bus) answers for uid 65534. */
+        expect_refused(f, false, "SetNumVfs 0000:01:00.0 1", "org.iommud1.Error.NotSriovCapable", NULL);
+        expect_refused(f, false, "SetNumVfs 03:00.0 5000", "org.iommud1.Error.TooManyVfs", "at most 4096");
+        expect_refused(f, false, "SetNumVfs 0000:09:00.0 1", "org.iommud1.Error.NoSuchDevice", NULL);
+        expect_refused(f, false, "SetNumVfs ../03:00.0 1", "org.freedesktop.DBus.Error.InvalidArgs", NULL);
+        expect_refused(f, false, "SetNumVfs 03:00.0 70000", "org.freedesktop.DBus.Error.InvalidArgs", NULL);
+        expect_refused(f, true, "SetNumVfs 03:00.0 1", "org.iommud1.Error.PermissionDenied",
+                       "may not set the VFs of 0000:03:00.0");
+        out = run(&st, "cat %s/sys/devices/pci0000:00/0000:03:00.0/sriov_numvfs", f->t->root);
+        assert_string_equal(out, "2");
+        free(out);
+
         /* The policy refuses 01:00.0 (not in [Assignable]) to root too:
          * the same error as through varlink. */
         out = run(&st, "%s --socket %s --json prepare 0000:01:00.0", iommuctl, f->sock);
