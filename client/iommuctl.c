@@ -59,6 +59,7 @@ static int help(void) {
                "  groups               Every IOMMU group and its members\n"
                "  group N              One IOMMU group\n"
                "  mdev-types           mdev parents and the types they offer\n"
+               "  sriov PF [N]         A PF's SR-IOV VFs; with N, give it N VFs first\n"
                "  monitor              Print device and group changes as they happen\n"
                "  status               The daemon: version, backend, counts\n"
                "  policy               What iommud.conf allows, and every device's verdict\n"
