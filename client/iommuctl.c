@@ -662,17 +662,25 @@ static int list_vfs(VarlinkClient *c, const char *pf, json_object *vfs) {
         return EXIT_OK;
 }
 
+/* sriov PF [N]: 1 or 2 arguments, N a count the kernel could take. */
+static bool sriov_args_valid(char **args, int n, unsigned long *ret_num) {
+        char *end = NULL;
+
+        if (n != 1 && n != 2)
+                return false;
+        if (n == 1)
+                return true;
+        errno = 0;
+        *ret_num = strtoul(args[1], &end, 10);
+        return !errno && end != args[1] && !*end && args[1][0] != '-' && *ret_num <= 65535;
+}
+
 static int cmd_sriov(VarlinkClient *c, char **args, int n) {
         json_object *p, *reply = NULL, *d, *vfs;
         unsigned long num = 0;
-        char *end = NULL;
         int r;
 
-        if (n == 2) {
-                errno = 0;
-                num = strtoul(args[1], &end, 10);
-        }
-        if ((n != 1 && n != 2) || (n == 2 && (errno || end == args[1] || *end || args[1][0] == '-' || num > 65535))) {
+        if (!sriov_args_valid(args, n, &num)) {
                 fprintf(stderr, "iommuctl: 'sriov' takes a PF's address and, to set it, a VF count (0-65535). "
                         "Try 'iommuctl sriov --help'.\n");
                 return EXIT_USAGE;
@@ -1477,6 +1485,11 @@ int main(int argc, char **argv) {
                 return EXIT_USAGE;
         }
 
+        if (strcmp(cmd, "sriov") == 0) {
+                unsigned long num;
+                if (!sriov_args_valid(argv + optind + 1, argc - optind - 1, &num))
+                        return cmd_sriov(NULL, argv + optind + 1, argc - optind - 1);      /* says why */
+        }
         r = connect_daemon(&c);
         if (r < 0)
                 return -r;
