@@ -108,15 +108,59 @@ static int scan_device(Scanner *s, SysfsBus bus, const char *name, Device **ret)
         return r;
 }
 
-/* Re-read @name: put what is there, drop it when it is gone. */
+static void update(Scanner *s, SysfsBus bus, const char *name);
+
+static void flush_pfs(Scanner *s) {
+        char pfs[PENDING_PFS_MAX][PCI_ADDRESS_STRING_MAX];
+        size_t n = s->n_pending_pfs;
+
+        /* A copy: updating a PF may end up here again. */
+        memcpy(pfs, s->pending_pfs, n * sizeof(pfs[0]));
+        s->n_pending_pfs = 0;
+        for (size_t i = 0; i < n; i++)
+                update(s, SYSFS_BUS_PCI, pfs[i]);
+}
+
+/* A VF of @pf came or went: the PF's VF count is stale.  Enabling 64 VFs
+ * sends 64 "add"s; the PF is read once per batch, not 64 times. */
+static void pf_changed(Scanner *s, const char *pf) {
+        for (size_t i = 0; i < s->n_pending_pfs; i++)
+                if (strcmp(s->pending_pfs[i], pf) == 0)
+                        return;
+        if (s->n_pending_pfs == PENDING_PFS_MAX)
+                flush_pfs(s);
+        snprintf(s->pending_pfs[s->n_pending_pfs++], PCI_ADDRESS_STRING_MAX, "%s", pf);
+}
+
+/* Re-read @name: put what is there, drop it when it is gone.  A VF that
+ * appears, goes, or changes its PF marks the PF (old and new) stale; a
+ * VF being removed loses its physfn link before its last uevents (an
+ * "unbind" from vfio-pci, its cdev going), so the PF is the one the
+ * registry knew. */
 static void update(Scanner *s, SysfsBus bus, const char *name) {
+        const Device *old = registry_get_device(s->registry, name), *now;
+        char pf[PCI_ADDRESS_STRING_MAX] = "";
         Device *d = NULL;
         int r = scan_device(s, bus, name, &d);
 
+        if (old && old->physfn)
+                snprintf(pf, sizeof(pf), "%s", old->physfn);
         if (r >= 0)
                 (void) registry_put_device(s->registry, d);
         else if (r == -ENOENT)
                 (void) registry_remove_device(s->registry, name);
+        else
+                return;
+        now = registry_get_device(s->registry, name);
+        if (pf[0] && !(now && now->physfn && strcmp(now->physfn, pf) == 0))
+                pf_changed(s, pf);
+        if (now && now->physfn && strcmp(now->physfn, pf) != 0)
+                pf_changed(s, now->physfn);
+}
+
+void scanner_refresh_pci(Scanner *s, const char *name) {
+        update(s, SYSFS_BUS_PCI, name);
+        flush_pfs(s);
 }
 
 /* Re-read every member of group @id (its /dev/vfio node came or went). */
@@ -143,6 +187,7 @@ void scanner_refresh_group(Scanner *s, uint32_t id) {
                         update(s, kinds[i] == DEVICE_PCI ? SYSFS_BUS_PCI : SYSFS_BUS_MDEV, names[i]);
                 free(names[i]);
         }
+        flush_pfs(s);
 }
 
 /* The device a VFIO cdev belongs to: the path component before
@@ -167,27 +212,6 @@ static void update_cdev_parent(Scanner *s, const char *devpath) {
                 update(s, SYSFS_BUS_MDEV, name);
 }
 
-void scanner_refresh_pci(Scanner *s, const char *name) {
-        update(s, SYSFS_BUS_PCI, name);
-}
-
-static void flush_pfs(Scanner *s) {
-        for (size_t i = 0; i < s->n_pending_pfs; i++)
-                update(s, SYSFS_BUS_PCI, s->pending_pfs[i]);
-        s->n_pending_pfs = 0;
-}
-
-/* A VF of @pf was added or removed: the PF's VF count is stale.  Enabling
- * 64 VFs sends 64 "add"s; the PF is read once per batch, not 64 times. */
-static void pf_changed(Scanner *s, const char *pf) {
-        for (size_t i = 0; i < s->n_pending_pfs; i++)
-                if (strcmp(s->pending_pfs[i], pf) == 0)
-                        return;
-        if (s->n_pending_pfs == PENDING_PFS_MAX)
-                flush_pfs(s);
-        snprintf(s->pending_pfs[s->n_pending_pfs++], PCI_ADDRESS_STRING_MAX, "%s", pf);
-}
-
 static void handle(Scanner *s, struct udev_device *ud) {
         const char *subsystem = udev_device_get_subsystem(ud), *action = udev_device_get_action(ud);
         const char *sysname = udev_device_get_sysname(ud);
@@ -197,17 +221,14 @@ static void handle(Scanner *s, struct udev_device *ud) {
                 return;
         if (strcmp(subsystem, "pci") == 0 || strcmp(subsystem, "mdev") == 0) {
                 SysfsBus bus = subsystem[0] == 'p' ? SYSFS_BUS_PCI : SYSFS_BUS_MDEV;
-                bool add = strcmp(action, "add") == 0, remove = strcmp(action, "remove") == 0;
                 const Device *d;
 
-                if (remove && (d = registry_get_device(s->registry, sysname)) && d->physfn)
-                        pf_changed(s, d->physfn);
-                if (remove)
+                if (strcmp(action, "remove") == 0) {
+                        if ((d = registry_get_device(s->registry, sysname)) && d->physfn)
+                                pf_changed(s, d->physfn);
                         (void) registry_remove_device(s->registry, sysname);
-                else
+                } else
                         update(s, bus, sysname);
-                if (add && (d = registry_get_device(s->registry, sysname)) && d->physfn)
-                        pf_changed(s, d->physfn);
         } else if (strcmp(subsystem, "vfio-dev") == 0) {
                 update_cdev_parent(s, udev_device_get_devpath(ud));
         } else if (strcmp(subsystem, "vfio") == 0) {
@@ -284,6 +305,7 @@ int scanner_rescan(Scanner *s) {
         for (char **n = mdev; n && *n; n++)
                 update(s, SYSFS_BUS_MDEV, *n);
         registry_scan_end(s->registry);
+        flush_pfs(s);
         return 0;
 }
 

@@ -391,8 +391,8 @@ static void test_sriov(void **state) {
         assert_string_equal(v, "0");
         /* The kernel's part: the two VFs go, 64 come, unbound, each in a
          * group of its own; iommud follows the storm of uevents. */
-        testbed_remove_vf(f->t, "0000:03:10.0", "0000:03:00.0", 0);
-        testbed_remove_vf(f->t, "0000:03:10.2", "0000:03:00.0", 1);
+        testbed_remove_vf(f->t, "0000:03:10.0", "0000:03:00.0", 0, false);
+        testbed_remove_vf(f->t, "0000:03:10.2", "0000:03:00.0", 1, false);
         for (int i = 0; i < 64; i++) {
                 char bdf[16];
                 vf_name(i, bdf);
@@ -422,7 +422,7 @@ static void test_sriov(void **state) {
         for (int i = 0; i < 64; i++) {
                 char bdf[16];
                 vf_name(i, bdf);
-                testbed_remove_vf(f->t, bdf, "0000:03:00.0", (unsigned) (2 + i));
+                testbed_remove_vf(f->t, bdf, "0000:03:00.0", (unsigned) (2 + i), i % 2 == 0);
                 usleep(10000);
         }
         wait_vfs(f, 0);

@@ -107,13 +107,18 @@ void testbed_add_vf(Testbed *t, const char *bdf, const char *pf, int group) {
         assert_null(err);
 }
 
-void testbed_remove_vf(Testbed *t, const char *bdf, const char *pf, unsigned index) {
+void testbed_remove_vf(Testbed *t, const char *bdf, const char *pf, unsigned index, bool bound) {
         char path[512], dev[96];
 
-        /* As pci_iov_remove_virtfn(): the PF's link first, then the VF. */
+        /* As pci_iov_remove_virtfn(): both links first, then the VF,
+         * whose driver (if any) lets go before it goes. */
         snprintf(path, sizeof(path), "%s/sys/devices/pci0000:00/%s/virtfn%u", t->root, pf, index);
         assert_int_equal(unlink(path), 0);
+        snprintf(path, sizeof(path), "%s/sys/devices/pci0000:00/%s/physfn", t->root, bdf);
+        assert_int_equal(unlink(path), 0);
         snprintf(dev, sizeof(dev), "/sys/devices/pci0000:00/%s", bdf);
+        if (bound)
+                umockdev_testbed_uevent(t->tb, dev, "unbind");
         umockdev_testbed_uevent(t->tb, dev, "remove");
         umockdev_testbed_remove_device(t->tb, dev);
 }

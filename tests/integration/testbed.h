@@ -31,9 +31,10 @@ void testbed_add_pci(Testbed *t, const char *bdf, uint16_t vendor, uint16_t devi
  * virtfnN link (N counts the testbed's VFs).  Sends "add". */
 void testbed_add_vf(Testbed *t, const char *bdf, const char *pf, int group);
 
-/* Take VF @bdf, @pf's virtfn@index, away as the kernel does: the link,
- * then "remove", then its directory. */
-void testbed_remove_vf(Testbed *t, const char *bdf, const char *pf, unsigned index);
+/* Take VF @bdf, @pf's virtfn@index, away as the kernel does: the PF's
+ * link and the VF's physfn, then ("unbind" when @bound and) "remove",
+ * then its directory. */
+void testbed_remove_vf(Testbed *t, const char *bdf, const char *pf, unsigned index, bool bound);
 
 /* Point @bdf's driver link at @driver (NULL: unbound), as a bind does;
  * the caller sends the uevent. */
