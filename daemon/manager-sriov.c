@@ -261,8 +261,9 @@ static void next_numvfs(SriovOp *op) {
         int r;
 
         if (op->step_i == op->n_steps) {
-                log_info("%s: %d VFs (were %d), set by uid %u in %llu ms", op->pf, op->target, op->before,
-                         (unsigned) op->uid, (unsigned long long) ((now_usec() - op->started) / 1000));
+                log_info("%s: %d VFs (were %d%s), set by uid %u in %llu ms", op->pf, op->target, op->before,
+                         op->n_steps == 2 ? "; through 0, so every VF is new" : "", (unsigned) op->uid,
+                         (unsigned long long) ((now_usec() - op->started) / 1000));
                 finish(op, NULL);
                 return;
         }

@@ -76,13 +76,22 @@ done
 journalctl -u iommud --no-pager | grep -q "$pf: 7 VFs (were 0), set by uid 0 in" || fail "no journal line"
 ok "iommuctl sriov $pf 7 in $create_ms ms: 7 VFs, unbound, groups$groups, all in the reply; autoprobe 0"
 
-# 3. 7 -> 3 -> 7: nonzero to nonzero, through 0.
+# 2b. All 7 prepared through iommud (timed; each VF is a group of its own).
+t=$(date +%s%N)
+for vf in $(vf_list); do iommuctl prepare $vf >/dev/null || fail "prepare $vf failed"; done
+prepare_ms=$(ms $t)
+for vf in $(vf_list); do [ "$(driver_of $vf)" = vfio-pci ] || fail "$vf on $(driver_of $vf) after prepare"; done
+ok "7 VFs prepared through iommud in $prepare_ms ms"
+
+# 3. 7 -> 3 -> 7: nonzero to nonzero, through 0 (the prepared VFs go).
 iommuctl sriov $pf 3 >/dev/null || fail "7 -> 3 failed"
 [ "$(numvfs)" = 3 ] && [ "$(vf_list | wc -l)" = 3 ] || fail "7 -> 3: $(numvfs) VFs"
 [ "$(iommuctl --json list | jq --arg p $pf '[.[] | select(.physfn == $p)] | length')" = 3 ] || fail "iommud lists other than 3 VFs"
 iommuctl sriov $pf 7 >/dev/null || fail "3 -> 7 failed"
 [ "$(numvfs)" = 7 ] || fail "3 -> 7: $(numvfs) VFs"
-journalctl -u iommud --no-pager | grep -q "$pf: 3 VFs (were 7)" || fail "no journal line for 7 -> 3"
+journalctl -u iommud --no-pager | grep -q "$pf: 3 VFs (were 7; through 0, so every VF is new)" || fail "no journal line for 7 -> 3"
+[ -z "$(ls /run/iommud/prepared)" ] || fail "records of removed VFs stay: $(ls /run/iommud/prepared)"
+for vf in $(vf_list); do [ "$(driver_of $vf)" = "(none)" ] || fail "new VF $vf on $(driver_of $vf)"; done
 ok "7 -> 3 -> 7 (each through 0); iommud lists 3, then 7"
 
 # 4. A VF prepared and claimed by uid 1000: its fd answers GET_INFO.
@@ -155,10 +164,16 @@ pf_count() { [ "$(iommuctl --json show $pf | jq .sriovNumVfs)" = "$1" ] &&
 t=$(date +%s%N); echo 7 > "$pfdir/sriov_numvfs"; hand_create=$(ms $t)
 wait_for 10 pf_count 7 || fail "iommud did not follow 7 VFs made by hand: $(iommuctl sriov $pf)"
 [ "$(iommuctl --json show $vf | jq .prepared)" = false ] || fail "the new $vf is taken for the prepared one"
+t=$(date +%s%N)
+for v in $(vf_list); do
+	echo vfio-pci > "$(dev_dir $v)/driver_override"; echo $v > /sys/bus/pci/drivers_probe
+done
+hand_prepare=$(ms $t)
+for v in $(vf_list); do [ "$(driver_of $v)" = vfio-pci ] || fail "$v on $(driver_of $v)"; done
 t=$(date +%s%N); echo 0 > "$pfdir/sriov_numvfs"; hand_remove=$(ms $t)
 wait_for 10 pf_count 0 || fail "iommud did not follow the VFs removed by hand: $(iommuctl sriov $pf)"
 ok "iommud followed 7 VFs made and removed by hand, the PF's count with them"
-ok "timing: 7 VFs created in $create_ms ms and removed in $remove_ms ms through iommud; by hand $hand_create ms and $hand_remove ms"
+ok "timing: 7 VFs created in $create_ms ms, prepared in $prepare_ms ms, removed in $remove_ms ms through iommud; by hand $hand_create, $hand_prepare and $hand_remove ms"
 
 # 9. A PF on vfio-pci: the kernel refuses VFs unless vfio-pci's
 #    enable_sriov is on (ENOENT, named SriovNotConfigurable with its errno).
