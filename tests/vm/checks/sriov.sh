@@ -24,7 +24,8 @@ as_user() { setpriv --reuid=1000 --regid=1000 --clear-groups "$@"; }
 numvfs() { cat "$pfdir/sriov_numvfs"; }
 vf_list() { for l in "$pfdir"/virtfn*; do [ -e "$l" ] && basename "$(readlink "$l")"; done | sort; }
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
-trap 'kill $claimer $opener 2>/dev/null || true; kvm_rule_off "$user"' EXIT
+# On failure too: no rule, no config left for the checks after this one.
+trap 'kill $claimer $opener 2>/dev/null || true; kvm_rule_off "$user"; (use_config </dev/null) || true' EXIT
 claimer= opener=
 
 use_config <<CONF
@@ -77,10 +78,14 @@ journalctl -u iommud --no-pager | grep -q "$pf: 7 VFs (were 0), set by uid 0 in"
 ok "iommuctl sriov $pf 7 in $create_ms ms: 7 VFs, unbound, groups$groups, all in the reply; autoprobe 0"
 
 # 2b. All 7 prepared through iommud (timed; each VF is a group of its own).
+prepared=$(vf_list)
 t=$(date +%s%N)
-for vf in $(vf_list); do iommuctl prepare $vf >/dev/null || fail "prepare $vf failed"; done
+for vf in $prepared; do iommuctl prepare $vf >/dev/null || fail "prepare $vf failed"; done
 prepare_ms=$(ms $t)
-for vf in $(vf_list); do [ "$(driver_of $vf)" = vfio-pci ] || fail "$vf on $(driver_of $vf) after prepare"; done
+for vf in $prepared; do
+	[ "$(driver_of $vf)" = vfio-pci ] || fail "$vf on $(driver_of $vf) after prepare"
+	[ -e /run/iommud/prepared/$vf ] || fail "no record of prepared $vf"
+done
 ok "7 VFs prepared through iommud in $prepare_ms ms"
 
 # 3. 7 -> 3 -> 7: nonzero to nonzero, through 0 (the prepared VFs go).
@@ -90,7 +95,7 @@ iommuctl sriov $pf 3 >/dev/null || fail "7 -> 3 failed"
 iommuctl sriov $pf 7 >/dev/null || fail "3 -> 7 failed"
 [ "$(numvfs)" = 7 ] || fail "3 -> 7: $(numvfs) VFs"
 journalctl -u iommud --no-pager | grep -q "$pf: 3 VFs (were 7; through 0, so every VF is new)" || fail "no journal line for 7 -> 3"
-[ -z "$(ls /run/iommud/prepared)" ] || fail "records of removed VFs stay: $(ls /run/iommud/prepared)"
+for v in $prepared; do [ ! -e /run/iommud/prepared/$v ] || fail "the record of removed VF $v stays"; done
 for vf in $(vf_list); do [ "$(driver_of $vf)" = "(none)" ] || fail "new VF $vf on $(driver_of $vf)"; done
 ok "7 -> 3 -> 7 (each through 0); iommud lists 3, then 7"
 
