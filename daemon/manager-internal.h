@@ -53,6 +53,7 @@ struct Manager {
         ClaimTable *claims;
         Hashmap *leases;        /* id string -> Lease */
         Hashmap *releasing;     /* group key -> Releasing */
+        Hashmap *pending_mdevs; /* UUID -> the claim creating that mdev */
         sd_event_source *lease_check;   /* deferred: lease devices vs. the registry */
 
         /* manager-auth.c: connects to the system bus on the first check */
@@ -93,6 +94,21 @@ int manager_prepare_claimed(Manager *m, const char *const *names, size_t n, Mana
 int manager_restore_claimed(Manager *m, const char *const *names, size_t n, ManagerRebindDone done,
                             void *userdata);
 
+/* manager-mdev.c: for a claim's own mdevs, with no polkit (the claim
+ * asked it).  The checks CreateMdev makes: 0 when @want more instances
+ * of @type on @parent can be made (and @uuid, unless NULL, is free); a
+ * named refusal in @e and -EINVAL when not; -ENOMEM. */
+int manager_mdev_check_create(Manager *m, const char *parent, const char *type, const char *uuid, unsigned want,
+                              ManagerError *e);
+/* Create (or, with @remove, remove) mdev @uuid, @why saying for whom
+ * in the log ("for a claim of uid 1000"):
+ * as CreateMdev and RemoveMdev do, without polkit; a removal is refused
+ * (DeviceInUse) while a process holds the mdev's VFIO nodes, but not for
+ * its group being claimed (the claim asking is the one holding it).
+ * @done exactly once, possibly before this returns; -ENOMEM only. */
+int manager_mdev_write(Manager *m, bool remove, const char *parent, const char *type, const char *uuid,
+                       const char *why, ManagerMdevDone done, void *userdata);
+
 /* manager-lease.c */
 int manager_lease_init(Manager *m);
 void manager_lease_done(Manager *m);
@@ -105,6 +121,9 @@ void manager_lease_device_event(Manager *m, const Device *d);
  * may come back for a new device). */
 void manager_lease_group_event(Manager *m, uint32_t group);
 size_t manager_lease_count(Manager *m);
+/* Whether mdev @uuid is being created for a claim not yet granted: no
+ * one else may claim or remove it meanwhile. */
+bool manager_mdev_is_pending(Manager *m, const char *uuid);
 /* The backend a lease made now would use: iommufd.conf's Backend=, or
  * what the kernel offers. */
 LeaseBackend manager_lease_backend(Manager *m);

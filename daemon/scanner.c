@@ -113,6 +113,10 @@ static void update(Scanner *s, SysfsBus bus, const char *name) {
                 (void) registry_remove_device(s->registry, name);
 }
 
+void scanner_refresh_device(Scanner *s, DeviceKind kind, const char *name) {
+        update(s, kind == DEVICE_PCI ? SYSFS_BUS_PCI : SYSFS_BUS_MDEV, name);
+}
+
 /* Re-read every member of group @id (its /dev/vfio node came or went). */
 void scanner_refresh_group(Scanner *s, uint32_t id) {
         const Group *g = registry_get_group(s->registry, id);

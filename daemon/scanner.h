@@ -41,3 +41,8 @@ const ScannerStats *scanner_get_stats(const Scanner *s);
  * sysfs now, without waiting for their uevents (before deciding anything
  * on what the group looks like). */
 void scanner_refresh_group(Scanner *s, uint32_t id);
+
+/** scanner_refresh_device() - re-read one device (a PCI function or an
+ * mdev, by its canonical name) from sysfs now: put it in the registry as
+ * it is, or drop it when it is gone. */
+void scanner_refresh_device(Scanner *s, DeviceKind kind, const char *name);
