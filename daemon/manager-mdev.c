@@ -9,7 +9,7 @@
  * asked, and what the kernel answers is named: EEXIST (the UUID exists),
  * EUSERS or ENOSPC (no instances left: another creation won the last one;
  * the mdev core says EUSERS, mtty's own count ENOSPC, measured on 6.12:
- * ../shared/notes/mdev-sriov-measured.md).  The
+ * tests/vm/README.md, "Kernel behaviour measured here").  The
  * registry learns of the new mdev from its uevent, as of any other.
  *
  * Remove: refused while the mdev's group is claimed or any process holds
