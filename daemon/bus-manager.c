@@ -496,17 +496,19 @@ static int read_devices_nonempty(sd_bus_message *msg, size_t max, char names[][U
         return r;
 }
 
-/* Claim's option "mdevs", a(sss): parent, type, UUID ("": a random one).
- * The strings point into @msg. */
-static int read_mdev_specs(sd_bus_message *msg, size_t max, ManagerMdevSpec *specs,
+/* Claim's option "mdevs" (@variant) or AddMdevs' argument, a(sss):
+ * parent, type, UUID ("": a random one).  The strings point into @msg. */
+static int read_mdev_specs(sd_bus_message *msg, bool variant, size_t max, ManagerMdevSpec *specs,
                            char uuids[][UUID_STRING_MAX], size_t *ret_n, sd_bus_error *error) {
         const char *parent, *type, *uuid;
         size_t n = 0;
         int r;
 
-        r = sd_bus_message_enter_container(msg, 'v', "a(sss)");
-        if (r < 0)
-                return r;
+        if (variant) {
+                r = sd_bus_message_enter_container(msg, 'v', "a(sss)");
+                if (r < 0)
+                        return r;
+        }
         r = sd_bus_message_enter_container(msg, 'a', "(sss)");
         if (r < 0)
                 return r;
@@ -523,7 +525,7 @@ static int read_mdev_specs(sd_bus_message *msg, size_t max, ManagerMdevSpec *spe
         if (r < 0)
                 return r;
         r = sd_bus_message_exit_container(msg);
-        if (r >= 0)
+        if (r >= 0 && variant)
                 r = sd_bus_message_exit_container(msg);
         if (r < 0)
                 return r;
@@ -664,7 +666,7 @@ static void claim_done(Manager *m, const ManagerError *err, const Lease *l, cons
                        ManagerClaimFds *fds, void *userdata) {
         BusClaim *bc = userdata;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        bool add = strcmp(sd_bus_message_get_member(bc->msg), "AddDevices") == 0;
+        bool add = strcmp(sd_bus_message_get_member(bc->msg), "Claim") != 0;   /* AddDevices, AddMdevs */
         char path[BUS_PATH_MAX];
         int r;
 
@@ -733,7 +735,13 @@ static int claim(sd_bus_message *msg, BusFace *b, const char *lease, sd_bus_erro
         size_t n = 0, n_mdevs = 0;
         int r;
 
-        r = (lease ? read_devices_nonempty : read_devices)(msg, MANAGER_CLAIM_DEVICES_MAX, names, ptrs, &n, error);
+        if (lease && strcmp(sd_bus_message_get_member(msg), "AddMdevs") == 0) {
+                r = read_mdev_specs(msg, false, MANAGER_CLAIM_DEVICES_MAX, specs, uuids, &n_mdevs, error);
+                if (r >= 0 && !sd_bus_error_is_set(error) && n_mdevs == 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "no mdevs named");
+        } else
+                r = (lease ? read_devices_nonempty : read_devices)(msg, MANAGER_CLAIM_DEVICES_MAX, names, ptrs, &n,
+                                                                   error);
         if (r < 0 || sd_bus_error_is_set(error))
                 return r;
         if (!lease) {
@@ -768,7 +776,8 @@ static int claim(sd_bus_message *msg, BusFace *b, const char *lease, sd_bus_erro
                                 if (r < 0)
                                         return r;
                         } else if (strcmp(key, "mdevs") == 0) {
-                                r = read_mdev_specs(msg, MANAGER_CLAIM_DEVICES_MAX, specs, uuids, &n_mdevs, error);
+                                r = read_mdev_specs(msg, true, MANAGER_CLAIM_DEVICES_MAX, specs, uuids, &n_mdevs,
+                                                    error);
                                 if (r < 0 || sd_bus_error_is_set(error))
                                         return r;
                         } else
@@ -1011,6 +1020,8 @@ static const sd_bus_vtable lease_vtable[] = {
         LEASE_PROPERTIES(P)
 #undef P
         SD_BUS_METHOD_WITH_ARGS("AddDevices", SD_BUS_ARGS("as", devices), SD_BUS_RESULT("a{sh}", fds),
+                                method_add_devices, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AddMdevs", SD_BUS_ARGS("a(sss)", mdevs), SD_BUS_RESULT("a{sh}", fds),
                                 method_add_devices, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("RemoveDevices", SD_BUS_ARGS("as", devices), SD_BUS_NO_RESULT, method_lease_op,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

@@ -973,6 +973,7 @@ static void claim_prepared(Manager *m, const ManagerError *err, json_object *res
                         if (!name || !action || strcmp(action, "rebound") != 0 || strlen(name) >= UUID_STRING_MAX)
                                 continue;
                         LeaseMoved *mv = &op->moved[op->n_moved++];
+                        *mv = (LeaseMoved) { .mdev_created = false };
                         snprintf(mv->name, sizeof(mv->name), "%s", name);
                         mv->group = op->groups[op->next];
                 }

@@ -67,17 +67,30 @@ static void on_written(SysfsWrite *w, int result, void *userdata) {
 
         op->write = NULL;       /* freed by the writer after this */
         if (result >= 0) {
-                char by[96];
+                char line[512];
 
-                if (op->why[0])
-                        snprintf(by, sizeof(by), "%s", op->why);
-                else
-                        snprintf(by, sizeof(by), "by uid %u", (unsigned) op->uid);
                 if (op->remove)
-                        log_info("mdev %s removed %s", op->uuid, by);
+                        snprintf(line, sizeof(line), "mdev %s removed ", op->uuid);
                 else
-                        log_info("mdev %s (%s of %s) created %s", op->uuid, op->type, op->parent, by);
+                        snprintf(line, sizeof(line), "mdev %s (%s of %s) created ", op->uuid, op->type, op->parent);
+                if (op->why[0])
+                        strncat(line, op->why, sizeof(line) - strlen(line) - 1);
+                else
+                        snprintf(line + strlen(line), sizeof(line) - strlen(line), "by uid %u", (unsigned) op->uid);
+                Manager *m = op->manager;
+                char uuid[UUID_STRING_MAX];
+
+                /* The answer first; then, in the same turn of the loop
+                 * (before any other call is read), the registry as sysfs
+                 * is now, without waiting for the uevent: the caller may
+                 * name the new mdev (or look for the removed one) as soon
+                 * as it has the answer.  Watchers hear of it then, and
+                 * the journal last (a journal write wakes journald, which
+                 * on a small machine then runs before the caller). */
+                snprintf(uuid, sizeof(uuid), "%s", op->uuid);
                 finish(op, NULL);
+                scanner_refresh_device(m->scanner, DEVICE_MDEV, uuid);
+                log_info("%s", line);
                 return;
         }
         e.errno_value = -result;

@@ -136,9 +136,17 @@ PY
 ) || fail "D-Bus Claim with mdevs failed: $path"
 dm=$(busctl get-property org.iommud1 "$path" org.iommud1.Lease CreatedMdevs | awk '{print $3}' | tr -d '"')
 [ -n "$dm" ] && [ -d /sys/bus/mdev/devices/$dm ] || fail "D-Bus lease $path: CreatedMdevs '$dm'"
+# A lease's AddMdevs: one more, with a given UUID; its fd comes back by name.
+u2=7a3e1f0c-5b2d-4c8e-9f1a-6d4b2c0e8a13
+out=$(busctl call org.iommud1 "$path" org.iommud1.Lease AddMdevs 'a(sss)' 1 mtty mtty-2 $u2) || fail "AddMdevs: $out"
+grep -q "\"$u2\"" <<<"$out" || fail "AddMdevs replied: $out"
+[ -d /sys/bus/mdev/devices/$u2 ] || fail "AddMdevs made no $u2"
+[ "$(busctl get-property org.iommud1 "$path" org.iommud1.Lease CreatedMdevs)" = "as 2 \"$dm\" \"$u2\"" ] ||
+	fail "CreatedMdevs after AddMdevs: $(busctl get-property org.iommud1 "$path" org.iommud1.Lease CreatedMdevs)"
 kill $holder; wait $holder 2>/dev/null || true; holder=
-wait_for 15 sh -c "[ ! -e /sys/bus/mdev/devices/$dm ]" || fail "$dm still there after the D-Bus lease"
-ok "D-Bus Claim with mdevs: lease $path, CreatedMdevs $dm; removed after it"
+wait_for 15 sh -c "[ ! -e /sys/bus/mdev/devices/$dm ] && [ ! -e /sys/bus/mdev/devices/$u2 ]" ||
+	fail "$dm or $u2 still there after the D-Bus lease"
+ok "D-Bus Claim with mdevs: lease $path, CreatedMdevs $dm; AddMdevs $u2; both removed after it"
 
 [ "$(mdevs)" = "$before_list" ] || fail "mdevs left behind: $(mdevs) (before: $before_list)"
 [ "$(avail mtty-1)" = "$before1" ] && [ "$(avail mtty-2)" = "$before2" ] || fail "instances not back"
