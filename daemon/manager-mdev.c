@@ -43,6 +43,7 @@ typedef struct MdevOp {
         char type[128];
         char uuid[UUID_STRING_MAX];
         char *dir;              /* create: the type's directory; remove: the mdev's */
+        char *internal;         /* iommud's own creation: for what (manager_create_mdev_internal()) */
         SysfsWrite *write;
         ManagerMdevDone done;
         void *userdata;
@@ -51,6 +52,7 @@ typedef struct MdevOp {
 static void mdev_op_free(MdevOp *op) {
         sysfs_write_free(op->write);
         free(op->dir);
+        free(op->internal);
         free(op);
 }
 
@@ -67,6 +69,9 @@ static void on_written(SysfsWrite *w, int result, void *userdata) {
         if (result >= 0) {
                 if (op->remove)
                         log_info("mdev %s removed by uid %u", op->uuid, (unsigned) op->uid);
+                else if (op->internal)
+                        log_info("mdev %s (%s of %s) created by iommud for %s", op->uuid, op->type, op->parent,
+                                 op->internal);
                 else
                         log_info("mdev %s (%s of %s) created by uid %u", op->uuid, op->type, op->parent,
                                  (unsigned) op->uid);
@@ -145,8 +150,9 @@ static int refuse(MdevOp *op, const ManagerError *e) {
         return 0;
 }
 
-int manager_create_mdev(Manager *m, const ManagerCaller *caller, const char *parent, const char *type,
-                        const char *uuid, ManagerMdevDone done, void *userdata) {
+/* @internal: iommud's own creation, for what (not NULL): no polkit. */
+static int create_mdev(Manager *m, const ManagerCaller *caller, const char *internal, const char *parent,
+                       const char *type, const char *uuid, ManagerMdevDone done, void *userdata) {
         MdevOp *op = op_new(m, caller, false, done, userdata);
         ManagerError e = { .group = -1 };
         const char *devices[1];
@@ -188,6 +194,15 @@ int manager_create_mdev(Manager *m, const ManagerCaller *caller, const char *par
                                   "%s of %s has no instances left: remove an mdev of it first", type, parent);
                 return refuse(op, &e);
         }
+        if (internal) {
+                op->internal = strdup(internal);
+                if (!op->internal) {
+                        mdev_op_free(op);
+                        return -ENOMEM;
+                }
+                authorized(m, NULL, op);
+                return 0;
+        }
         devices[0] = op->parent;
         req.devices = devices;
         req.n_devices = 1;
@@ -196,6 +211,18 @@ int manager_create_mdev(Manager *m, const ManagerCaller *caller, const char *par
         if (r < 0)
                 mdev_op_free(op);
         return r;
+}
+
+int manager_create_mdev(Manager *m, const ManagerCaller *caller, const char *parent, const char *type,
+                        const char *uuid, ManagerMdevDone done, void *userdata) {
+        return create_mdev(m, caller, NULL, parent, type, uuid, done, userdata);
+}
+
+int manager_create_mdev_internal(Manager *m, const char *parent, const char *type, const char *uuid,
+                                 const char *what_for, ManagerMdevDone done, void *userdata) {
+        const ManagerCaller self = { .uid = 0, .pid = getpid(), .pidfd = -1 };
+
+        return create_mdev(m, &self, what_for ? what_for : "iommud", parent, type, uuid, done, userdata);
 }
 
 int manager_remove_mdev(Manager *m, const ManagerCaller *caller, const char *uuid, ManagerMdevDone done,
