@@ -2,8 +2,7 @@
 /*
  * manager-persistent.c - [Persistent]: the mdevs and VF counts iommud.conf
  * (and, with ImportMdevctl=yes, /etc/mdevctl.d) defines, made at start,
- * after each reload, and when a device appears while a definition waits
- * for its parent.
+ * after each reload, and when a definition's parent (or PF) appears.
  *
  * Each round reads what the host has now (from sysfs, not the registry,
  * which learns of our own creations only from their uevents), asks the
@@ -14,6 +13,13 @@
  * failure is logged and the daemon goes on.  Nothing is ever removed: an
  * existing mdev under a defined UUID stays what it is, and VFs in use
  * (leased, or bound to any driver) keep their count.
+ *
+ * A round started by a device event (a driver loading registers the mdev
+ * parent on its PCI device; a PF is hot-added) carries out only the
+ * definitions whose parent or PF was not there at the round before: an
+ * mdev the admin removed by hand from a parent that stayed is not made
+ * again behind their back by an unrelated event, only at the next start
+ * or reload.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -42,7 +48,10 @@ typedef struct PersistentRunner {
         bool in_call;                   /* inside the call that started it */
         bool again;                     /* plan once more when this round ends */
         bool again_loud;
-        bool waits;                     /* the last plan deferred something */
+        bool loud;                      /* this round: start or reload, not a device event */
+        bool started;                   /* the first round was planned (the scan is over) */
+        char **present;                 /* mdev parents and PFs there at the last round */
+        char **seen;                    /* ... and at this one */
         sd_event_source *replan;
         ManagerSetNumVfsFn set_numvfs;  /* the SR-IOV hook, NULL until connected */
 } PersistentRunner;
@@ -64,6 +73,8 @@ void manager_persistent_done(Manager *m) {
                 return;
         sd_event_source_disable_unref(p->replan);
         persistent_plan_free(p->plan);
+        sysfs_strv_free(p->present);
+        sysfs_strv_free(p->seen);
         free(p->imported);
         free(p);
         m->persistent = NULL;
@@ -287,6 +298,30 @@ static void import_mdevctl(PersistentRunner *p, bool loud) {
 
 /* iommud.conf's definitions, then mdevctl's: a UUID in both counts as
  * iommud.conf says. */
+/* The mdev parents and PFs of @s, for the next round to compare. */
+static char **seen_keys(const Snapshot *s) {
+        size_t n = 0;
+        char **v = calloc(s->state.n_types + s->state.n_pfs + 1, sizeof(*v));
+
+        if (!v)
+                return NULL;
+        for (size_t i = 0; i < s->state.n_types; i++)
+                if (n == 0 || strcmp(v[n - 1], s->state.types[i].parent) != 0)
+                        if (!(v[n++] = strdup(s->state.types[i].parent)))
+                                return sysfs_strv_free(v);
+        for (size_t i = 0; i < s->state.n_pfs; i++)
+                if (!(v[n++] = strdup(s->state.pfs[i].pf)))
+                        return sysfs_strv_free(v);
+        return v;
+}
+
+static bool was_present(PersistentRunner *p, const char *key) {
+        for (char **k = p->present; k && *k; k++)
+                if (strcmp(*k, key) == 0)
+                        return true;
+        return false;
+}
+
 static int make_plan(PersistentRunner *p, PersistentPlan **ret) {
         Manager *m = p->manager;
         const Config *c = m->config;
@@ -327,6 +362,14 @@ static int make_plan(PersistentRunner *p, PersistentPlan **ret) {
                 s.state.pfs = s.pfs;
                 r = persistent_plan(defs, n, &s.state, ret);
         }
+        if (r >= 0) {
+                sysfs_strv_free(p->seen);
+                p->seen = seen_keys(&s);
+                if (!p->seen) {
+                        *ret = persistent_plan_free(*ret);
+                        r = -ENOMEM;
+                }
+        }
         snapshot_done(&s);
         return r;
 }
@@ -366,6 +409,8 @@ static void on_numvfs_done(Manager *m, const ManagerError *err, void *userdata) 
 static void round_end(PersistentRunner *p) {
         bool loud = p->again_loud;
 
+        sysfs_strv_free(p->present);
+        p->present = TAKE_PTR(p->seen);
         p->running = false;
         p->plan = persistent_plan_free(p->plan);
         if (p->again) {
@@ -381,6 +426,15 @@ static void run_next(PersistentRunner *p) {
         while (p->next < p->plan->n) {
                 const PersistentStep *s = &p->plan->steps[p->next++];
                 char buf[768];
+
+                if ((s->outcome == PERSISTENT_CREATE_MDEV || s->outcome == PERSISTENT_SET_NUMVFS) && !p->loud &&
+                    was_present(p, s->kind == PERSISTENT_MDEV ? s->parent : s->pf)) {
+                        log_info("Persistent: %s (%s): missing, but its %s was there before this device event: "
+                                 "left for the next start or reload",
+                                 s->kind == PERSISTENT_MDEV ? s->uuid : s->pf, s->source,
+                                 s->kind == PERSISTENT_MDEV ? "parent" : "PF");
+                        continue;
+                }
 
                 if (s->outcome == PERSISTENT_CREATE_MDEV) {
                         log_info("Persistent: %s", persistent_step_describe(s, buf, sizeof(buf)));
@@ -458,7 +512,7 @@ static void round_start(PersistentRunner *p, bool loud) {
         p->plan = plan;
         p->next = 0;
         p->running = true;
-        p->waits = persistent_plan_count(plan, PERSISTENT_DEFERRED) > 0;
+        p->loud = loud;
         if (loud && plan->n > 0)
                 log_info("Persistent: %zu definitions: %zu to create, %zu VF counts to set, %zu present, "
                          "%zu waiting for their parent, %zu not done (conflict, in use or invalid)",
@@ -479,6 +533,7 @@ void manager_persistent_apply(Manager *m, const char *why) {
         if (!p)
                 return;
         log_debug("Persistent: planning (%s)", why);
+        p->started = true;
         import_mdevctl(p, true);
         round_start(p, true);
 }
@@ -486,9 +541,14 @@ void manager_persistent_apply(Manager *m, const char *why) {
 static int on_replan(sd_event_source *s, uint64_t usec, void *userdata) {
         PersistentRunner *p = userdata;
 
-        log_debug("Persistent: a device appeared while a definition waits: planning again");
+        log_debug("Persistent: devices changed: planning again for parents that appeared");
         round_start(p, false);
         return 0;
+}
+
+static bool has_definitions(PersistentRunner *p) {
+        const Config *c = p->manager->config;
+        return c->n_mdevs + c->n_sriov + p->n_imported > 0;
 }
 
 void manager_persistent_device_event(Manager *m, const Device *d) {
@@ -496,8 +556,9 @@ void manager_persistent_device_event(Manager *m, const Device *d) {
         int r;
 
         /* mdev parents and PFs are PCI devices (or virtual ones, like
-         * mtty, that no event announces: a reload retries those). */
-        if (!p || !p->waits || d->kind != DEVICE_PCI)
+         * mtty, that no event announces: a reload retries those).  A
+         * removal counts too: the parent that comes back is new. */
+        if (!p || !p->started || d->kind != DEVICE_PCI || !has_definitions(p))
                 return;
         if (p->replan) {
                 r = sd_event_source_set_time_relative(p->replan, PERSISTENT_REPLAN_USEC);

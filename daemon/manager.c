@@ -33,8 +33,7 @@ static void on_device(Registry *r, RegistryChange what, const Device *d, void *u
                 manager_rebind_device_changed(m, d);
         if (what != REGISTRY_ADDED)
                 manager_lease_device_event(m, d);
-        if (what != REGISTRY_REMOVED)
-                manager_persistent_device_event(m, d);
+        manager_persistent_device_event(m, d);
         if (!m->watches)
                 return;
         o = registry_device_to_json(r, d);
