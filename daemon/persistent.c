@@ -72,7 +72,12 @@ static void plan_sriov(const PersistentDef *d, const PersistentState *st, const 
                 why(s, "%s supports at most %d VFs (sriov_totalvfs), not %u", d->pf, pf->totalvfs, d->numvfs);
                 return;
         }
-        if (pf->numvfs >= 0 && (unsigned) pf->numvfs == d->numvfs) {
+        if (pf->numvfs < 0) {
+                s->outcome = PERSISTENT_INVALID;
+                why(s, "the sriov_numvfs of %s cannot be read", d->pf);
+                return;
+        }
+        if ((unsigned) pf->numvfs == d->numvfs) {
                 s->outcome = PERSISTENT_PRESENT;
                 why(s, "%s has %u VFs already", d->pf, d->numvfs);
                 return;

@@ -208,6 +208,14 @@ static void test_sriov(void **state) {
         assert_string_equal(p->steps[0].reason, PF " supports at most 3 VFs (sriov_totalvfs), not 4");
         persistent_plan_free(p);
 
+        /* A count that cannot be read is not guessed at. */
+        pf.totalvfs = 7;
+        pf.numvfs = -1;
+        p = plan(defs, 1, &st);
+        assert_int_equal(p->steps[0].outcome, PERSISTENT_INVALID);
+        assert_string_equal(p->steps[0].reason, "the sriov_numvfs of " PF " cannot be read");
+        persistent_plan_free(p);
+
         /* Not a PF. */
         pf.totalvfs = -1;
         p = plan(defs, 1, &st);
