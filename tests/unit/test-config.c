@@ -276,6 +276,27 @@ static void test_persistent_errors(void **state) {
             "iommud.conf:2: unknown key Mdev= in [Assignable]: expected Address=, Id=, Class= or Parent=");
 }
 
+/* 4096 definitions pass, the 4097th is refused on its own line. */
+static void test_persistent_limit(void **state) {
+        size_t size = 16 + (CONFIG_PERSISTENT_MAX + 1) * 40, k = 0;
+        char *text = malloc(size), want[128];
+        Config *c;
+
+        assert_non_null(text);
+        k += (size_t) snprintf(text + k, size - k, "[Persistent]\n");
+        for (int i = 0; i < CONFIG_PERSISTENT_MAX; i++)
+                k += (size_t) snprintf(text + k, size - k, "SriovNumVfs=0000:%02x:%02x.%x/1\n", i / 256,
+                                       (i / 8) % 32, i % 8);
+        c = parse_ok(text);
+        assert_int_equal(c->n_sriov, CONFIG_PERSISTENT_MAX);
+        config_free(c);
+        k += (size_t) snprintf(text + k, size - k, "Mdev=mtty/mtty-2/" U1 "\n");
+        snprintf(want, sizeof(want), "iommud.conf:%d: more than %d [Persistent] definitions",
+                 CONFIG_PERSISTENT_MAX + 2, CONFIG_PERSISTENT_MAX);
+        expect_error(text, k, want);
+        free(text);
+}
+
 static void test_persistent_valid(void **state) {
         Config *c = parse_ok("[Persistent]\n"
                              "Mdev=mtty/mtty-2/" U1 "\n"
@@ -343,6 +364,7 @@ int main(void) {
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_persistent_errors),
                 cmocka_unit_test(test_persistent_valid),
+                cmocka_unit_test(test_persistent_limit),
                 cmocka_unit_test(test_mdev_names),
                 cmocka_unit_test(test_valid),
                 cmocka_unit_test(test_empty_is_deny_all),
