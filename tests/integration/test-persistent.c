@@ -5,7 +5,8 @@
  * "create" (and only that one), leaves an mdev that holds a defined UUID
  * as another type alone, reports a missing parent, a function that is no
  * PF, and a VF count it cannot set yet (the SR-IOV hook is not
- * connected); and it still starts and serves.
+ * connected); and it still starts and serves.  A definition that waits for
+ * its parent is carried out when a driver registers the parent.
  *
  * Usage (meson passes them): test-persistent IOMMUD IOMMUCTL
  */
@@ -24,6 +25,7 @@
 #include <cmocka.h>
 
 #include "run.h"
+#include "shared/macro.h"
 #include "testbed.h"
 
 static const char *iommud, *iommuctl;
@@ -72,7 +74,7 @@ static void wait_log(Fixture *f, const char *text) {
         fail_msg("not in iommud's log: %s", text);
 }
 
-static int setup(void **state) {
+static int setup_with(void **state, const char *policy) {
         Fixture *f = calloc(1, sizeof(*f));
         char conf[300];
         struct stat st;
@@ -89,15 +91,7 @@ static int setup(void **state) {
         snprintf(conf, sizeof(conf), "%s/iommud.conf", f->t->root);
         c = fopen(conf, "we");
         assert_non_null(c);
-        fputs("[Assignable]\n"
-              "Parent=mtty\n"
-              "[Persistent]\n"
-              "Mdev=mtty/mtty-1/" NEW "\n"                     /* line 4: created */
-              "Mdev=mtty/mtty-1/" OLD "\n"                     /* line 5: taken by an mtty-2 */
-              "Mdev=0000:04:00.0/nvidia-63/" LATER "\n"        /* line 6: no such parent */
-              "SriovNumVfs=0000:03:00.0/3\n"                   /* line 7: 2 now, VFs unbound */
-              "SriovNumVfs=0000:01:00.0/1\n",                  /* line 8: no PF */
-              c);
+        fputs(policy, c);
         assert_int_equal(fclose(c), 0);
         f->daemon = fork();
         assert_true(f->daemon >= 0);
@@ -113,6 +107,23 @@ static int setup(void **state) {
         assert_int_equal(stat(f->sock, &st), 0);
         *state = f;
         return 0;
+}
+
+static int setup(void **state) {
+        return setup_with(state, "[Assignable]\n"
+                                 "Parent=mtty\n"
+                                 "[Persistent]\n"
+                                 "Mdev=mtty/mtty-1/" NEW "\n"                 /* created */
+                                 "Mdev=mtty/mtty-1/" OLD "\n"                 /* taken by an mtty-2 */
+                                 "Mdev=0000:04:00.0/nvidia-63/" LATER "\n"    /* no such parent */
+                                 "SriovNumVfs=0000:03:00.0/3\n"               /* 2 now, VFs unbound */
+                                 "SriovNumVfs=0000:01:00.0/1\n");             /* no PF */
+}
+
+static int setup_later(void **state) {
+        return setup_with(state, "[Persistent]\n"
+                                 "Mdev=mtty/mtty-1/" NEW "\n"
+                                 "Mdev=0000:01:01.0/vgpu-1/" LATER "\n");
 }
 
 static int teardown(void **state) {
@@ -157,9 +168,56 @@ static void test_start(void **state) {
         free(out);
 }
 
+static char *attr_path(Fixture *f, const char *dev, const char *attr) {
+        char *p = NULL;
+        assert_true(asprintf(&p, "%s%s/%s", f->t->root, dev, attr) > 0);
+        return p;
+}
+
+static void assert_file(const char *path, const char *want) {
+        char *v = slurp(path);
+        assert_string_equal(v, want);
+        free(v);
+}
+
+/* A definition waiting for its parent is carried out when the parent
+ * appears (here: a driver binds to 01:01.0 and registers it as an mdev
+ * parent); a definition whose parent was there all along is not made
+ * again by that event (the admin removed it), only at a reload. */
+static void test_parent_appears(void **state) {
+        Fixture *f = *state;
+        const char *dev = "/sys/devices/pci0000:00/0000:01:01.0";
+        _cleanup_free_ char *mtty1 = attr_path(f, MTTY, "mdev_supported_types/mtty-1/create");
+        _cleanup_free_ char *vgpu = attr_path(f, dev, "mdev_supported_types/vgpu-1/create");
+        FILE *c;
+
+        wait_log(f, "mdev " NEW " (mtty-1 of mtty) created by iommud for ");
+        assert_file(mtty1, NEW);
+        wait_log(f, "there is no mdev parent 0000:01:01.0 (yet)");
+        /* The admin removes NEW (on the testbed it never appeared: the
+         * write is all there is to undo). */
+        c = fopen(mtty1, "we");
+        assert_non_null(c);
+        assert_int_equal(fclose(c), 0);
+
+        umockdev_testbed_set_attribute(f->t->tb, dev, "mdev_supported_types/vgpu-1/available_instances", "4");
+        umockdev_testbed_set_attribute(f->t->tb, dev, "mdev_supported_types/vgpu-1/create", "");
+        umockdev_testbed_set_attribute_link(f->t->tb, "/sys/class", "mdev_bus/0000:01:01.0",
+                                            "../../devices/pci0000:00/0000:01:01.0");
+        testbed_set_driver(f->t, "0000:01:01.0", "vgpu-host");
+        umockdev_testbed_uevent(f->t->tb, dev, "bind");
+
+        wait_log(f, "mdev " LATER " (vgpu-1 of 0000:01:01.0) created by iommud for ");
+        assert_file(vgpu, LATER);
+        wait_log(f, "Persistent: " NEW " (");
+        wait_log(f, "missing, but its parent was there before this device event: left for the next start or reload");
+        assert_file(mtty1, "");
+}
+
 int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_start, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_parent_appears, setup_later, teardown),
         };
         if (!testbed_preloaded() || argc != 3)
                 return 77;
