@@ -65,7 +65,8 @@ static void on_written(SysfsWrite *w, int result, void *userdata) {
         MdevOp *op = userdata;
         ManagerError e = { .group = -1 };
 
-        op->write = NULL;       /* freed by the writer after this */
+        /* The writer frees nothing itself: mdev_op_free() frees it, as
+         * rebind.c does from its callback. */
         if (result >= 0) {
                 if (op->remove)
                         log_info("mdev %s removed by uid %u", op->uuid, (unsigned) op->uid);
