@@ -58,6 +58,10 @@ struct Manager {
 
         /* manager-auth.c: connects to the system bus on the first check */
         struct Polkit *polkit;
+
+        /* manager-persistent.c: [Persistent] definitions at start, reload
+         * and when a missing parent appears */
+        struct PersistentRunner *persistent;
 };
 
 /* manager-rebind.c */
@@ -151,4 +155,29 @@ typedef struct ManagerPolicySnapshot ManagerPolicySnapshot;
 ManagerPolicySnapshot *manager_policy_snapshot(Manager *m);
 void manager_policy_changed(Manager *m, ManagerPolicySnapshot *ps);
 
+/* manager-mdev.c: create an mdev for iommud itself (a [Persistent]
+ * definition): the checks and the kernel call of manager_create_mdev(),
+ * without polkit; the journal says it was for @what_for ("FILE:LINE").
+ * @done is called exactly once, possibly before this returns; -ENOMEM. */
+int manager_create_mdev_internal(Manager *m, const char *parent, const char *type, const char *uuid,
+                                 const char *what_for, ManagerMdevDone done, void *userdata);
 
+/* manager-persistent.c: create the [Persistent] mdevs and set the VF
+ * counts that are missing (never removing anything), now and again when
+ * a device appears while a definition waits for its parent. */
+int manager_persistent_init(Manager *m);
+void manager_persistent_done(Manager *m);
+/* After the first scan ("start") and after each reload ("reload"): read
+ * the definitions (and /etc/mdevctl.d) again and plan. */
+void manager_persistent_apply(Manager *m, const char *why);
+/* A device was added or changed: plan again soon if a definition waits. */
+void manager_persistent_device_event(Manager *m, const Device *d);
+
+/* The SR-IOV hook: set @pf's sriov_numvfs to @n for iommud itself (no
+ * polkit), calling @done exactly once; -ENOMEM only.  manager-sriov.c
+ * provides it (manager_persistent_set_sriov_hook()); until then a
+ * SriovNumVfs= definition is planned and reported, not carried out. */
+typedef void (*ManagerNumVfsDone)(Manager *m, const ManagerError *err, void *userdata);
+typedef int (*ManagerSetNumVfsFn)(Manager *m, const char *pf, unsigned n, const char *what_for,
+                                  ManagerNumVfsDone done, void *userdata);
+void manager_persistent_set_sriov_hook(Manager *m, ManagerSetNumVfsFn fn);

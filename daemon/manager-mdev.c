@@ -40,7 +40,7 @@ typedef struct MdevOp {
         Manager *manager;
         bool remove;
         uid_t uid;
-        char why[96];           /* an internal caller's phrase ("for a claim of uid 1000"); "" for a client */
+        char why[320];          /* an internal caller's phrase ("for a claim of uid 1000"); "" for a client */
         char parent[128];
         char type[128];
         char uuid[UUID_STRING_MAX];
@@ -65,9 +65,10 @@ static void on_written(SysfsWrite *w, int result, void *userdata) {
         MdevOp *op = userdata;
         ManagerError e = { .group = -1 };
 
-        op->write = NULL;       /* freed by the writer after this */
+        /* The writer frees nothing itself: mdev_op_free() frees it, from
+         * within this callback, as rebind.c does. */
         if (result >= 0) {
-                char line[512];
+                char line[640];
 
                 if (op->remove)
                         snprintf(line, sizeof(line), "mdev %s removed ", op->uuid);
@@ -353,4 +354,12 @@ int manager_mdev_write(Manager *m, bool remove, const char *parent, const char *
         }
         authorized(m, NULL, op);
         return 0;
+}
+
+int manager_create_mdev_internal(Manager *m, const char *parent, const char *type, const char *uuid,
+                                 const char *what_for, ManagerMdevDone done, void *userdata) {
+        char why[320];
+
+        snprintf(why, sizeof(why), "by iommud for %s", what_for);
+        return manager_mdev_write(m, false, parent, type, uuid, why, done, userdata);
 }
