@@ -42,6 +42,8 @@ static bool arg_json;
 static const char *arg_group;
 static const char *arg_mode;
 static const char *arg_memlock;
+static char *arg_mdevs[16];
+static size_t arg_n_mdevs;
 static const char *arg_holder_pid;
 static const char *arg_reason;
 static const char *arg_grace;
@@ -87,6 +89,8 @@ static int help(void) {
                "     --mode MODE       claim: bound (default), parked or access\n"
                "     --parked, --access  claim: --mode parked, --mode access\n"
                "     --memlock SIZE    claim: raise the holder's RLIMIT_MEMLOCK (512M, 8G)\n"
+               "     --mdev PARENT/TYPE[/UUID]\n"
+               "                       claim: create an mdev for the lease (repeatable)\n"
                "     --holder-pid PID  claim: the process the lease follows\n"
                "     --reason TEXT, --grace SECONDS\n"
                "                       request-release: why, and how long the holder has\n"
@@ -149,8 +153,8 @@ static const struct {
           "process holds a device's VFIO node open, and for devices on vfio-pci that\n"
           "iommud did not put there, and for a group a lease has. Root, or whom\n"
           "polkit allows (org.iommud.prepare)." },
-        { "claim", "claim [--mode MODE] [--memlock SIZE] DEVICE... -- COMMAND [ARGS...]\n"
-                   "       iommuctl claim [--mode MODE] [--memlock SIZE] --holder-pid PID DEVICE...",
+        { "claim", "claim [--mode MODE] [--memlock SIZE] [--mdev PARENT/TYPE[/UUID]]... DEVICE... -- COMMAND [ARGS...]\n"
+                   "       iommuctl claim [--mode MODE] [--memlock SIZE] [--mdev ...] --holder-pid PID DEVICE...",
           "Lease the IOMMU groups of the devices (PCI addresses or mdev UUIDs). With\n"
           "COMMAND, iommuctl becomes COMMAND (exec, same process), which holds the\n"
           "lease: it ends when COMMAND exits. COMMAND inherits the fds, and these\n"
@@ -170,7 +174,13 @@ static const struct {
           "With --holder-pid, the lease follows that running process and only its\n"
           "description is printed (the fds stay with iommud and the holder gets\n"
           "none: for management stacks that pass fds themselves, use the Claim\n"
-          "method). --memlock raises the holder's RLIMIT_MEMLOCK, up to MaxMemlock=." },
+          "method). --memlock raises the holder's RLIMIT_MEMLOCK, up to MaxMemlock=.\n"
+          "--mdev has iommud create an mdev of TYPE on PARENT (as 'iommuctl mdev types'\n"
+          "lists them; a random UUID unless one is given) and add it to the claim;\n"
+          "it is removed again when the lease lets go of it (polkit:\n"
+          "org.iommud.manage-mdev too). DEVICE... may then be left out. The K-th\n"
+          "--mdev (from 0) is {mdev:K} (its fd) and {mdev-uuid:K} in COMMAND's\n"
+          "arguments; IOMMUD_MDEVS lists their UUIDs." },
         { "leases", "leases", "Every lease: id, holder process, mode, devices, and a release request.\n"
           "'iommuctl claims' is the same." },
         { "claims", "claims", "The same as 'iommuctl leases'." },
@@ -1007,6 +1017,14 @@ static void print_lease(json_object *l) {
                         printf("  devid %s", sget(d, "devid"));
                 printf("\n");
         }
+        {
+                json_object *cm = json_object_object_get(l, "createdMdevs");
+                for (size_t i = 0; cm && i < json_object_array_length(cm); i++)
+                        printf("%s%s", i ? " " : "  mdevs created for the lease (removed after it): ",
+                               json_object_get_string(json_object_array_get_idx(cm, i)));
+                if (cm && json_object_array_length(cm) > 0)
+                        printf("\n");
+        }
         if (sget(l, "releaseReason"))
                 printf("  release requested: %s\n", sget(l, "releaseReason"));
 }
@@ -1095,7 +1113,7 @@ static int take_reply_fd(VarlinkClient *c, json_object *o, const char *key) {
 /* Replace {iommufd}, {container}, {ioas}, {lease}, {fd:DEVICE} and
  * {group:N} in @arg. */
 static char *substitute(const char *arg, int iommufd, int container, const char *ioas, const char *lease,
-                        json_object *devs, json_object *groups) {
+                        json_object *devs, json_object *groups, json_object *mdevs) {
         size_t size = strlen(arg) * 2 + 64;
         char *out = malloc(size), *o = out;
         const char *p = arg;
@@ -1132,6 +1150,34 @@ static char *substitute(const char *arg, int iommufd, int container, const char 
                         snprintf(val, sizeof(val), "%s", ioas);
                 else if (k == 5 && strncmp(p + 1, "lease", 5) == 0)
                         snprintf(val, sizeof(val), "%s", lease);
+                else if ((k > 5 && strncmp(p + 1, "mdev:", 5) == 0) || (k > 10 && strncmp(p + 1, "mdev-uuid:", 10) == 0)) {
+                        /* {mdev:K}, {mdev-uuid:K}: the K-th --mdev. */
+                        bool fd = p[5] == ':';
+                        const char *num = p + (fd ? 6 : 11);
+                        size_t len = k - (fd ? 5 : 10), idx = 0;
+                        bool ok = len > 0 && len < 3;
+                        json_object *u;
+
+                        for (size_t i = 0; ok && i < len; i++) {
+                                ok = num[i] >= '0' && num[i] <= '9';
+                                idx = idx * 10 + (size_t) (num[i] - '0');
+                        }
+                        u = ok && mdevs && idx < json_object_array_length(mdevs) ? json_object_array_get_idx(mdevs, idx)
+                                                                                  : NULL;
+                        if (u && !fd)
+                                snprintf(val, sizeof(val), "%s", json_object_get_string(u));
+                        for (size_t i = 0; u && fd && i < json_object_array_length(devs); i++) {
+                                json_object *d = json_object_array_get_idx(devs, i);
+                                if (strcmp(sget(d, "name"), json_object_get_string(u)) == 0 && sget(d, "localFd"))
+                                        snprintf(val, sizeof(val), "%s", sget(d, "localFd"));
+                        }
+                        if (!val[0]) {
+                                fprintf(stderr, "iommuctl: {%.*s} names no mdev created for the claim%s.\n", (int) k,
+                                        p + 1, fd ? " with an fd" : "");
+                                free(out);
+                                return NULL;
+                        }
+                }
                 else if (k > 3 && strncmp(p + 1, "fd:", 3) == 0) {
                         char want[UUID_STRING_MAX], name[80];
                         snprintf(name, sizeof(name), "%.*s", (int) (k - 3), p + 4);
@@ -1193,6 +1239,40 @@ static int cmd_claim(VarlinkClient *c, char **names, int n, char **command) {
                 return EXIT_USAGE;
         }
         json_object_object_add(p, "devices", a);
+        if (arg_n_mdevs > 0) {
+                json_object *ms = json_object_new_array();
+
+                json_object_object_add(p, "mdevs", ms);
+                for (size_t i = 0; i < arg_n_mdevs; i++) {
+                        /* PARENT/TYPE[/UUID]: neither a device name nor a
+                         * sysfs type name holds a slash. */
+                        char *parent = arg_mdevs[i], *type = strchr(parent, '/'), *uuid;
+                        char canon[UUID_STRING_MAX];
+                        json_object *o;
+
+                        if (!type || type == parent || !type[1]) {
+                                fprintf(stderr, "iommuctl: --mdev takes PARENT/TYPE or PARENT/TYPE/UUID, not '%s'.\n",
+                                        arg_mdevs[i]);
+                                json_object_put(p);
+                                return EXIT_USAGE;
+                        }
+                        *type++ = 0;
+                        uuid = strchr(type, '/');
+                        if (uuid)
+                                *uuid++ = 0;
+                        if (uuid && uuid_canonicalize(uuid, canon) < 0) {
+                                fprintf(stderr, "iommuctl: '%s' is not a UUID.\n", uuid);
+                                json_object_put(p);
+                                return EXIT_USAGE;
+                        }
+                        o = json_object_new_object();
+                        json_object_object_add(o, "parent", json_object_new_string(parent));
+                        json_object_object_add(o, "type", json_object_new_string(type));
+                        if (uuid)
+                                json_object_object_add(o, "uuid", json_object_new_string(canon));
+                        json_object_array_add(ms, o);
+                }
+        }
         if (arg_mode) {
                 if (strcmp(arg_mode, "bound") != 0 && strcmp(arg_mode, "parked") != 0 &&
                     strcmp(arg_mode, "access") != 0) {
@@ -1308,8 +1388,21 @@ static int cmd_claim(VarlinkClient *c, char **names, int n, char **command) {
                 setenv("IOMMUD_IOAS_ID", ioas, 1);
         if (fdlist[0])
                 setenv("IOMMUD_DEVICE_FDS", fdlist, 1);
+        {
+                json_object *cm = json_object_object_get(lease, "createdMdevs");
+                char list[16 * UUID_STRING_MAX] = "";
+
+                for (size_t i = 0; cm && i < json_object_array_length(cm); i++) {
+                        size_t len = strlen(list);
+                        snprintf(list + len, sizeof(list) - len, "%s%s", i ? " " : "",
+                                 json_object_get_string(json_object_array_get_idx(cm, i)));
+                }
+                if (list[0])
+                        setenv("IOMMUD_MDEVS", list, 1);
+        }
         for (char **arg = command; *arg; arg++) {
-                char *v = substitute(*arg, iommufd, container, ioas, sget(lease, "id"), devs, groups);
+                char *v = substitute(*arg, iommufd, container, ioas, sget(lease, "id"), devs, groups,
+                                     json_object_object_get(lease, "createdMdevs"));
                 if (!v) {
                         json_object_put(reply);
                         return EXIT_USAGE;
@@ -1330,7 +1423,7 @@ static int cmd_claim(VarlinkClient *c, char **names, int n, char **command) {
 
 int main(int argc, char **argv) {
         enum { ARG_VERSION = 0x100, ARG_SOCKET, ARG_GROUP, ARG_MODE, ARG_MEMLOCK, ARG_HOLDER_PID, ARG_REASON,
-               ARG_GRACE, ARG_PARKED, ARG_ACCESS };
+               ARG_GRACE, ARG_PARKED, ARG_ACCESS, ARG_MDEV };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -1341,6 +1434,7 @@ int main(int argc, char **argv) {
                 { "parked", no_argument, NULL, ARG_PARKED },
                 { "access", no_argument, NULL, ARG_ACCESS },
                 { "memlock", required_argument, NULL, ARG_MEMLOCK },
+                { "mdev", required_argument, NULL, ARG_MDEV },
                 { "holder-pid", required_argument, NULL, ARG_HOLDER_PID },
                 { "reason", required_argument, NULL, ARG_REASON },
                 { "grace", required_argument, NULL, ARG_GRACE },
@@ -1393,6 +1487,13 @@ int main(int argc, char **argv) {
                 case ARG_MEMLOCK:
                         arg_memlock = optarg;
                         break;
+                case ARG_MDEV:
+                        if (arg_n_mdevs == ELEMENTSOF(arg_mdevs)) {
+                                fprintf(stderr, "iommuctl: at most %zu --mdev.\n", ELEMENTSOF(arg_mdevs));
+                                return EXIT_USAGE;
+                        }
+                        arg_mdevs[arg_n_mdevs++] = optarg;
+                        break;
                 case ARG_HOLDER_PID:
                         arg_holder_pid = optarg;
                         break;
@@ -1442,8 +1543,8 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "iommuctl: only claim takes '-- COMMAND'.\n");
                 return EXIT_USAGE;
         }
-        if ((arg_mode || arg_memlock || arg_holder_pid) && strcmp(cmd, "claim") != 0) {
-                fprintf(stderr, "iommuctl: --mode, --memlock and --holder-pid are for claim.\n");
+        if ((arg_mode || arg_memlock || arg_holder_pid || arg_n_mdevs) && strcmp(cmd, "claim") != 0) {
+                fprintf(stderr, "iommuctl: --mode, --memlock, --mdev and --holder-pid are for claim.\n");
                 return EXIT_USAGE;
         }
         if ((arg_reason || arg_grace) && strcmp(cmd, "request-release") != 0) {
@@ -1452,7 +1553,7 @@ int main(int argc, char **argv) {
         }
         if (cmds[i].nargs == -2 || cmds[i].nargs == -3) {
                 /* claim DEVICE...; remove-devices LEASE DEVICE... */
-                int n = argc - optind - 1, min = cmds[i].nargs == -2 ? 1 : 2;
+                int n = argc - optind - 1, min = cmds[i].nargs == -2 ? (arg_n_mdevs ? 0 : 1) : 2;
                 if (n < min || n > 64 || arg_group) {
                         fprintf(stderr, "iommuctl: '%s' takes %s. Try 'iommuctl %s --help'.\n", cmd,
                                 min == 1 ? "one or more devices" : "a lease and one or more devices", cmd);

@@ -62,7 +62,7 @@ typedef struct Property {
 #define LEASE_PROPERTIES(X)                                                                                  \
         X(Id, "s") X(Mode, "s") X(Backend, "s") X(Holder, "(uus)") X(Owner, "(uus)") X(Created, "t")         \
         X(IoasId, "x") X(Devices, "a(susxx)") X(Groups, "au") X(Memlock, "t") X(ReleaseReason, "s")          \
-        X(ReleaseDeadline, "t")
+        X(ReleaseDeadline, "t") X(CreatedMdevs, "as")
 #define MANAGER_PROPERTIES(X)                                                                                \
         X(Version, "s") X(Backend, "s") X(Iommufd, "b") X(VfioCdev, "b") X(LegacyContainer, "b")             \
         X(Devices, "u") X(Groups, "u") X(Mdevs, "u") X(Events, "t") X(Rescans, "t") X(Overruns, "t")         \
@@ -483,8 +483,52 @@ static int read_devices(sd_bus_message *msg, size_t max, char names[][UUID_STRIN
         r = sd_bus_message_exit_container(msg);
         if (r < 0)
                 return r;
-        if (n == 0)
+        *ret_n = n;
+        return 0;
+}
+
+static int read_devices_nonempty(sd_bus_message *msg, size_t max, char names[][UUID_STRING_MAX],
+                                 const char **ptrs, size_t *ret_n, sd_bus_error *error) {
+        int r = read_devices(msg, max, names, ptrs, ret_n, error);
+
+        if (r >= 0 && !sd_bus_error_is_set(error) && *ret_n == 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "no devices named");
+        return r;
+}
+
+/* Claim's option "mdevs" (@variant) or AddMdevs' argument, a(sss):
+ * parent, type, UUID ("": a random one).  The strings point into @msg. */
+static int read_mdev_specs(sd_bus_message *msg, bool variant, size_t max, ManagerMdevSpec *specs,
+                           char uuids[][UUID_STRING_MAX], size_t *ret_n, sd_bus_error *error) {
+        const char *parent, *type, *uuid;
+        size_t n = 0;
+        int r;
+
+        if (variant) {
+                r = sd_bus_message_enter_container(msg, 'v', "a(sss)");
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_enter_container(msg, 'a', "(sss)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(msg, "(sss)", &parent, &type, &uuid)) > 0) {
+                if (n == max)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "more than %zu mdevs", max);
+                if (strlen(parent) > 127 || strlen(type) > 127)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "an mdev parent or type is too long");
+                if (uuid[0] && uuid_canonicalize(uuid, uuids[n]) < 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%s' is not a UUID", uuid);
+                specs[n] = (ManagerMdevSpec) { .parent = parent, .type = type, .uuid = uuid[0] ? uuids[n] : NULL };
+                n++;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(msg);
+        if (r >= 0 && variant)
+                r = sd_bus_message_exit_container(msg);
+        if (r < 0)
+                return r;
         *ret_n = n;
         return 0;
 }
@@ -504,7 +548,7 @@ static int rebind(sd_bus_message *msg, BusFace *b, bool restore, bool group, sd_
                         return r;
                 gid = id;
         } else {
-                r = read_devices(msg, MANAGER_REBIND_DEVICES_MAX, names, ptrs, &n, error);
+                r = read_devices_nonempty(msg, MANAGER_REBIND_DEVICES_MAX, names, ptrs, &n, error);
                 if (r < 0 || sd_bus_error_is_set(error))
                         return r;
         }
@@ -622,7 +666,7 @@ static void claim_done(Manager *m, const ManagerError *err, const Lease *l, cons
                        ManagerClaimFds *fds, void *userdata) {
         BusClaim *bc = userdata;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        bool add = strcmp(sd_bus_message_get_member(bc->msg), "AddDevices") == 0;
+        bool add = strcmp(sd_bus_message_get_member(bc->msg), "Claim") != 0;   /* AddDevices, AddMdevs */
         char path[BUS_PATH_MAX];
         int r;
 
@@ -685,15 +729,23 @@ static int claim(sd_bus_message *msg, BusFace *b, const char *lease, sd_bus_erro
         ManagerError e = { .group = -1 };
         ManagerCaller caller;
         ManagerClaim *c = NULL;
+        ManagerMdevSpec specs[MANAGER_CLAIM_DEVICES_MAX];
+        char uuids[MANAGER_CLAIM_DEVICES_MAX][UUID_STRING_MAX];
         BusClaim *bc;
-        size_t n = 0;
+        size_t n = 0, n_mdevs = 0;
         int r;
 
-        r = read_devices(msg, MANAGER_CLAIM_DEVICES_MAX, names, ptrs, &n, error);
+        if (lease && strcmp(sd_bus_message_get_member(msg), "AddMdevs") == 0) {
+                r = read_mdev_specs(msg, false, MANAGER_CLAIM_DEVICES_MAX, specs, uuids, &n_mdevs, error);
+                if (r >= 0 && !sd_bus_error_is_set(error) && n_mdevs == 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "no mdevs named");
+        } else
+                r = (lease ? read_devices_nonempty : read_devices)(msg, MANAGER_CLAIM_DEVICES_MAX, names, ptrs, &n,
+                                                                   error);
         if (r < 0 || sd_bus_error_is_set(error))
                 return r;
         if (!lease) {
-                /* Options: mode s, holder h, memlock t. */
+                /* Options: mode s, holder h, memlock t, mdevs a(sss). */
                 r = sd_bus_message_enter_container(msg, 'a', "{sv}");
                 if (r < 0)
                         return r;
@@ -723,9 +775,14 @@ static int claim(sd_bus_message *msg, BusFace *b, const char *lease, sd_bus_erro
                                 r = sd_bus_message_read(msg, "v", "t", &req.memlock);
                                 if (r < 0)
                                         return r;
+                        } else if (strcmp(key, "mdevs") == 0) {
+                                r = read_mdev_specs(msg, true, MANAGER_CLAIM_DEVICES_MAX, specs, uuids, &n_mdevs,
+                                                    error);
+                                if (r < 0 || sd_bus_error_is_set(error))
+                                        return r;
                         } else
                                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                         "unknown option '%s' (mode, holder, memlock)", key);
+                                                         "unknown option '%s' (mode, holder, memlock, mdevs)", key);
                         r = sd_bus_message_exit_container(msg);
                         if (r < 0)
                                 return r;
@@ -736,6 +793,8 @@ static int claim(sd_bus_message *msg, BusFace *b, const char *lease, sd_bus_erro
                 if (r < 0)
                         return r;
         }
+        if (n == 0 && n_mdevs == 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "no devices named, and no mdevs");
         r = get_caller(msg, &caller);
         if (r < 0)
                 return r;
@@ -760,6 +819,8 @@ static int claim(sd_bus_message *msg, BusFace *b, const char *lease, sd_bus_erro
         }
         req.names = ptrs;
         req.n = n;
+        req.mdevs = specs;
+        req.n_mdevs = n_mdevs;
         req.holder_pidfd = TAKE_FD(holder);
         bc = calloc(1, sizeof(*bc));
         if (!bc) {
@@ -830,7 +891,7 @@ static int method_lease_op(sd_bus_message *msg, void *userdata, sd_bus_error *er
         if (lease_of(msg, id) < 0)
                 return -EINVAL;
         if (strcmp(member, "RemoveDevices") == 0) {
-                r = read_devices(msg, MANAGER_REBIND_DEVICES_MAX, names, ptrs, &n, error);
+                r = read_devices_nonempty(msg, MANAGER_REBIND_DEVICES_MAX, names, ptrs, &n, error);
                 if (r < 0 || sd_bus_error_is_set(error))
                         return r;
         } else if (strcmp(member, "RequestRelease") == 0) {
@@ -1012,6 +1073,8 @@ static const sd_bus_vtable lease_vtable[] = {
         LEASE_PROPERTIES(P)
 #undef P
         SD_BUS_METHOD_WITH_ARGS("AddDevices", SD_BUS_ARGS("as", devices), SD_BUS_RESULT("a{sh}", fds),
+                                method_add_devices, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AddMdevs", SD_BUS_ARGS("a(sss)", mdevs), SD_BUS_RESULT("a{sh}", fds),
                                 method_add_devices, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("RemoveDevices", SD_BUS_ARGS("as", devices), SD_BUS_NO_RESULT, method_lease_op,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

@@ -37,6 +37,12 @@ static void set_done(ConfigMatchSet *s) {
 Config *config_free(Config *c) {
         if (!c)
                 return NULL;
+        for (size_t i = 0; i < c->n_mdevs; i++) {
+                free(c->mdevs[i].parent);
+                free(c->mdevs[i].type);
+        }
+        free(c->mdevs);
+        free(c->sriov);
         set_done(&c->assignable);
         set_done(&c->managed);
         set_done(&c->reserve);
@@ -170,6 +176,179 @@ static char *strip(char *s) {
         return s;
 }
 
+static bool name_chars_ok(const char *s, const char *extra) {
+        size_t n = strnlen(s, CONFIG_MDEV_NAME_MAX + 1);
+
+        if (n == 0 || n > CONFIG_MDEV_NAME_MAX || s[0] == '.')
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char ch = s[i];
+                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                      ch == '_' || ch == '.' || ch == '-' || ch == ':' || (ch && strchr(extra, ch))))
+                        return false;
+        }
+        return true;
+}
+
+bool config_mdev_type_is_valid(const char *s) {
+        return s && name_chars_ok(s, "+");
+}
+
+int config_mdev_parent_canonicalize(const char *s, char *buf) {
+        char canon[PCI_ADDRESS_STRING_MAX];
+
+        if (!s)
+                return -EINVAL;
+        if (pci_address_canonicalize(s, canon) >= 0) {
+                snprintf(buf, CONFIG_MDEV_NAME_MAX + 1, "%s", canon);
+                return 0;
+        }
+        if (!name_chars_ok(s, ""))
+                return -EINVAL;
+        snprintf(buf, CONFIG_MDEV_NAME_MAX + 1, "%s", s);
+        return 0;
+}
+
+/* Mdev=PARENT/TYPE/UUID: exactly three parts, each checked. */
+static int parse_mdev(const char *value, ConfigMdev *ret, const char **ret_why) {
+        char parent[CONFIG_MDEV_NAME_MAX + 1], buf[CONFIG_LINE_MAX + 1], *type, *uuid;
+
+        snprintf(buf, sizeof(buf), "%s", value);
+        type = strchr(buf, '/');
+        uuid = type ? strchr(type + 1, '/') : NULL;
+        if (!type || !uuid || strchr(uuid + 1, '/')) {
+                *ret_why = "expected PARENT/TYPE/UUID, such as mtty/mtty-2/6c1f2e3d-4b5a-4978-8a6b-5c4d3e2f1a0b";
+                return -EINVAL;
+        }
+        *type++ = 0;
+        *uuid++ = 0;
+        if (config_mdev_parent_canonicalize(buf, parent) < 0) {
+                *ret_why = "the parent is neither a PCI address nor a device name of letters, digits, '_', '.', "
+                           "':' and '-' (at most 64)";
+                return -EINVAL;
+        }
+        if (!config_mdev_type_is_valid(type)) {
+                *ret_why = "the type is not an mdev type name of letters, digits, '_', '.', ':', '+' and '-' "
+                           "(at most 64)";
+                return -EINVAL;
+        }
+        if (uuid_canonicalize(uuid, ret->uuid) < 0) {
+                *ret_why = "the UUID is not 8-4-4-4-12 hex digits";
+                return -EINVAL;
+        }
+        ret->parent = strdup(parent);
+        ret->type = strdup(type);
+        if (!ret->parent || !ret->type) {
+                free(ret->parent);
+                free(ret->type);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* SriovNumVfs=PF/N: a PF's address and a decimal count, no sign, no
+ * leading zero, at most CONFIG_SRIOV_NUMVFS_MAX. */
+static int parse_sriov(const char *value, ConfigSriov *ret, const char **ret_why) {
+        char buf[CONFIG_LINE_MAX + 1], *n;
+        unsigned v = 0;
+
+        snprintf(buf, sizeof(buf), "%s", value);
+        n = strchr(buf, '/');
+        if (!n || strchr(n + 1, '/')) {
+                *ret_why = "expected PF/N, such as 0000:02:00.0/4";
+                return -EINVAL;
+        }
+        *n++ = 0;
+        if (pci_address_parse(buf, &ret->pf) < 0) {
+                *ret_why = "the PF is not a PCI address such as 0000:02:00.0";
+                return -EINVAL;
+        }
+        if (*n == 0 || strlen(n) > 5 || (n[0] == '0' && n[1] != 0)) {
+                *ret_why = "the count is not a number from 0 to 65535";
+                return -EINVAL;
+        }
+        for (const char *p = n; *p; p++) {
+                if (*p < '0' || *p > '9') {
+                        *ret_why = "the count is not a number from 0 to 65535";
+                        return -EINVAL;
+                }
+                v = v * 10 + (unsigned) (*p - '0');
+        }
+        if (v > CONFIG_SRIOV_NUMVFS_MAX) {
+                *ret_why = "the count is not a number from 0 to 65535 (sriov_totalvfs is 16 bits)";
+                return -EINVAL;
+        }
+        ret->numvfs = v;
+        return 0;
+}
+
+static int parse_persistent(Config *c, const char *path, unsigned line, const char *key, const char *value,
+                            bool *seen_import, char **ret_error) {
+        const char *why = NULL;
+        int r;
+
+        if (strcmp(key, "ImportMdevctl") == 0) {
+                if (*seen_import)
+                        return error(ret_error, path, line, "ImportMdevctl= given twice");
+                if (strcmp(value, "yes") == 0)
+                        c->import_mdevctl = true;
+                else if (strcmp(value, "no") == 0)
+                        c->import_mdevctl = false;
+                else
+                        return error(ret_error, path, line, "invalid ImportMdevctl=%s: expected yes or no", value);
+                *seen_import = true;
+                return 0;
+        }
+        if (strcmp(key, "Mdev") != 0 && strcmp(key, "SriovNumVfs") != 0)
+                return error(ret_error, path, line,
+                             "unknown key %s= in [Persistent]: expected Mdev=, SriovNumVfs= or ImportMdevctl=", key);
+        if (c->n_mdevs + c->n_sriov >= CONFIG_PERSISTENT_MAX)
+                return error(ret_error, path, line, "more than %d [Persistent] definitions", CONFIG_PERSISTENT_MAX);
+        if (strcmp(key, "Mdev") == 0) {
+                ConfigMdev m = { .line = line }, *v;
+
+                r = parse_mdev(value, &m, &why);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return error(ret_error, path, line, "invalid Mdev=%s: %s", value, why);
+                for (size_t i = 0; i < c->n_mdevs; i++)
+                        if (strcmp(c->mdevs[i].uuid, m.uuid) == 0) {
+                                free(m.parent);
+                                free(m.type);
+                                return error(ret_error, path, line,
+                                             "Mdev= with UUID %s given twice (first on line %u): a UUID names "
+                                             "one mdev",
+                                             c->mdevs[i].uuid, c->mdevs[i].line);
+                        }
+                v = realloc(c->mdevs, (c->n_mdevs + 1) * sizeof(*v));
+                if (!v) {
+                        free(m.parent);
+                        free(m.type);
+                        return -ENOMEM;
+                }
+                c->mdevs = v;
+                c->mdevs[c->n_mdevs++] = m;
+        } else {
+                ConfigSriov sv = { .line = line }, *v;
+                char a[PCI_ADDRESS_STRING_MAX];
+
+                if (parse_sriov(value, &sv, &why) < 0)
+                        return error(ret_error, path, line, "invalid SriovNumVfs=%s: %s", value, why);
+                for (size_t i = 0; i < c->n_sriov; i++)
+                        if (pci_address_equal(&c->sriov[i].pf, &sv.pf))
+                                return error(ret_error, path, line,
+                                             "SriovNumVfs= for PF %s given twice (first on line %u)",
+                                             pci_address_format(&sv.pf, a), c->sriov[i].line);
+                v = realloc(c->sriov, (c->n_sriov + 1) * sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                c->sriov = v;
+                c->sriov[c->n_sriov++] = sv;
+        }
+        return 0;
+}
+
 int config_parse(const char *text, size_t size, const char *path, Config **ret, char **ret_error) {
         static const struct {
                 const char *name;
@@ -193,7 +372,7 @@ int config_parse(const char *text, size_t size, const char *path, Config **ret, 
         ConfigMatchSet *set = NULL;
         size_t total = 0;
         unsigned line = 0;
-        bool seen_memlock = false, seen_backend = false;
+        bool seen_memlock = false, seen_backend = false, seen_import = false;
         int r;
 
         if (ret_error)
@@ -235,10 +414,12 @@ int config_parse(const char *text, size_t size, const char *path, Config **ret, 
                                 section = "Limits";
                         if (strcmp(l + 1, "Leases") == 0)
                                 section = "Leases";
+                        if (strcmp(l + 1, "Persistent") == 0)
+                                section = "Persistent";
                         if (!section)
                                 return error(ret_error, path, line,
                                              "unknown section [%s]: expected [Assignable], [Managed], [Reserve], "
-                                             "[Limits] or [Leases]",
+                                             "[Limits], [Leases] or [Persistent]",
                                              l + 1);
                         continue;
                 }
@@ -287,6 +468,10 @@ int config_parse(const char *text, size_t size, const char *path, Config **ret, 
                                 free(m.parent);
                                 return r;
                         }
+                } else if (strcmp(section, "Persistent") == 0) {
+                        r = parse_persistent(c, path, line, key, value, &seen_import, ret_error);
+                        if (r < 0)
+                                return r;
                 } else if (strcmp(section, "Leases") == 0) {
                         static const char *const backends[] = {
                                 [CONFIG_BACKEND_AUTO] = "auto",

@@ -807,10 +807,10 @@ int host_guard_scan_host(Sysfs *s, HostGuard **ret) {
         r = read_proc("/proc/self/mountinfo", NULL, HOST_GUARD_MOUNTS_MAX, &mountinfo);
         if (r < 0)
                 return r;
-        r = read_proc("/proc/net/route", is_route4_default, HOST_GUARD_NODES_MAX, &route4);
+        r = read_proc("/proc/self/net/route", is_route4_default, HOST_GUARD_NODES_MAX, &route4);
         if (r < 0)
                 return r;
-        r = read_proc("/proc/net/ipv6_route", is_route6_default, HOST_GUARD_NODES_MAX, &route6);
+        r = read_proc("/proc/self/net/ipv6_route", is_route6_default, HOST_GUARD_NODES_MAX, &route6);
         if (r < 0)
                 return r;
         return host_guard_scan(s, mountinfo, route4, route6, ret);

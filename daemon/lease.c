@@ -473,6 +473,17 @@ json_object *lease_to_json(const Lease *l) {
         }
         json_object_object_add(o, "devices", a);
         json_object_object_add(o, "groups", g);
+        for (size_t i = 0; i < l->n_moved; i++) {
+                json_object *c = json_object_object_get(o, "createdMdevs");
+
+                if (!l->moved[i].mdev_created)
+                        continue;
+                if (!c) {
+                        c = json_object_new_array();
+                        json_object_object_add(o, "createdMdevs", c);
+                }
+                json_object_array_add(c, json_object_new_string(l->moved[i].name));
+        }
         if (l->memlock)
                 json_object_object_add(o, "memlock", json_object_new_int64((int64_t) l->memlock));
         if (l->release_reason) {

@@ -83,10 +83,12 @@ typedef struct LeaseDevice {
 
 /* A device a claim moved to a VFIO driver (a [Managed] device or a peer
  * in its group): restored when its group is free again, and only it, not
- * what an admin had prepared in the same group. */
+ * what an admin had prepared in the same group.  Or (@mdev_created) an
+ * mdev a claim created: removed when its group is free again. */
 typedef struct LeaseMoved {
         char name[UUID_STRING_MAX];
         uint32_t group;
+        bool mdev_created;
 } LeaseMoved;
 
 #define LEASE_ID_STRING_MAX 17

@@ -53,6 +53,7 @@ struct Manager {
         ClaimTable *claims;
         Hashmap *leases;        /* id string -> Lease */
         Hashmap *releasing;     /* group key -> Releasing */
+        Hashmap *pending_mdevs; /* UUID -> the claim creating that mdev */
         sd_event_source *lease_check;   /* deferred: lease devices vs. the registry */
 
         /* manager-sriov.c: the SetNumVfs calls under way */
@@ -60,6 +61,10 @@ struct Manager {
 
         /* manager-auth.c: connects to the system bus on the first check */
         struct Polkit *polkit;
+
+        /* manager-persistent.c: [Persistent] definitions at start, reload
+         * and when a missing parent appears */
+        struct PersistentRunner *persistent;
 };
 
 /* manager-rebind.c */
@@ -97,6 +102,21 @@ int manager_prepare_claimed(Manager *m, const char *const *names, size_t n, Mana
 int manager_restore_claimed(Manager *m, const char *const *names, size_t n, ManagerRebindDone done,
                             void *userdata);
 
+/* manager-mdev.c: for a claim's own mdevs, with no polkit (the claim
+ * asked it).  The checks CreateMdev makes: 0 when @want more instances
+ * of @type on @parent can be made (and @uuid, unless NULL, is free); a
+ * named refusal in @e and -EINVAL when not; -ENOMEM. */
+int manager_mdev_check_create(Manager *m, const char *parent, const char *type, const char *uuid, unsigned want,
+                              ManagerError *e);
+/* Create (or, with @remove, remove) mdev @uuid, @why saying for whom
+ * in the log ("for a claim of uid 1000"):
+ * as CreateMdev and RemoveMdev do, without polkit; a removal is refused
+ * (DeviceInUse) while a process holds the mdev's VFIO nodes, but not for
+ * its group being claimed (the claim asking is the one holding it).
+ * @done exactly once, possibly before this returns; -ENOMEM only. */
+int manager_mdev_write(Manager *m, bool remove, const char *parent, const char *type, const char *uuid,
+                       const char *why, ManagerMdevDone done, void *userdata);
+
 /* manager-lease.c */
 int manager_lease_init(Manager *m);
 void manager_lease_done(Manager *m);
@@ -109,6 +129,9 @@ void manager_lease_device_event(Manager *m, const Device *d);
  * may come back for a new device). */
 void manager_lease_group_event(Manager *m, uint32_t group);
 size_t manager_lease_count(Manager *m);
+/* Whether mdev @uuid is being created for a claim not yet granted: no
+ * one else may claim or remove it meanwhile. */
+bool manager_mdev_is_pending(Manager *m, const char *uuid);
 /* The backend a lease made now would use: iommufd.conf's Backend=, or
  * what the kernel offers. */
 LeaseBackend manager_lease_backend(Manager *m);
@@ -136,4 +159,29 @@ typedef struct ManagerPolicySnapshot ManagerPolicySnapshot;
 ManagerPolicySnapshot *manager_policy_snapshot(Manager *m);
 void manager_policy_changed(Manager *m, ManagerPolicySnapshot *ps);
 
+/* manager-mdev.c: create an mdev for iommud itself (a [Persistent]
+ * definition): the checks and the kernel call of manager_create_mdev(),
+ * without polkit; the journal says it was for @what_for ("FILE:LINE").
+ * @done is called exactly once, possibly before this returns; -ENOMEM. */
+int manager_create_mdev_internal(Manager *m, const char *parent, const char *type, const char *uuid,
+                                 const char *what_for, ManagerMdevDone done, void *userdata);
 
+/* manager-persistent.c: create the [Persistent] mdevs and set the VF
+ * counts that are missing (never removing anything), now and again when
+ * a device appears while a definition waits for its parent. */
+int manager_persistent_init(Manager *m);
+void manager_persistent_done(Manager *m);
+/* After the first scan ("start") and after each reload ("reload"): read
+ * the definitions (and /etc/mdevctl.d) again and plan. */
+void manager_persistent_apply(Manager *m, const char *why);
+/* A device was added or changed: plan again soon if a definition waits. */
+void manager_persistent_device_event(Manager *m, const Device *d);
+
+/* The SR-IOV hook: set @pf's sriov_numvfs to @n for iommud itself (no
+ * polkit), calling @done exactly once; -ENOMEM only.  manager-sriov.c
+ * provides it (manager_persistent_set_sriov_hook()); until then a
+ * SriovNumVfs= definition is planned and reported, not carried out. */
+typedef void (*ManagerNumVfsDone)(Manager *m, const ManagerError *err, void *userdata);
+typedef int (*ManagerSetNumVfsFn)(Manager *m, const char *pf, unsigned n, const char *what_for,
+                                  ManagerNumVfsDone done, void *userdata);
+void manager_persistent_set_sriov_hook(Manager *m, ManagerSetNumVfsFn fn);

@@ -42,6 +42,7 @@
 #include "lease.h"
 #include "vfio-legacy.h"
 #include "manager-internal.h"
+#include "mdev.h"
 #include "polkit.h"
 #include "process.h"
 #include "shared/log.h"
@@ -68,6 +69,13 @@ typedef struct Releasing {
         bool seen_valid;
         bool kernel_busy;               /* the last bind probe was refused */
 } Releasing;
+
+typedef struct ClaimMdev {
+        char parent[128];
+        char type[128];
+        char uuid[UUID_STRING_MAX];
+        bool created;                   /* the kernel made it for this claim */
+} ClaimMdev;
 
 typedef struct ClaimOp {
         Manager *manager;
@@ -98,11 +106,28 @@ typedef struct ClaimOp {
         bool failed;
         ManagerClaimDone done;
         void *userdata;
+        /* The mdevs the claim creates (ManagerClaimRequest.mdevs): each
+         * authorized, then created and seen in the registry with its VFIO
+         * nodes, one after another, before the claim goes on as for any
+         * device; removed again, newest first, when the claim fails. */
+        ClaimMdev *mdevs;
+        size_t n_mdevs;
+        size_t next_mdev;
+        sd_event_source *mdev_source;   /* the deferred start, then the wait for a new mdev */
+        uint64_t mdev_deadline;         /* CLOCK_MONOTONIC: the new mdev must be seen by then */
+        char bus_name[256];             /* the caller's, kept for polkit after the mdevs */
+        int caller_pidfd;               /* likewise (a dup), or -EBADF */
         /* CLOCK_MONOTONIC, for the grant's log line: asked, checked
-         * (devices, policy, holder), authorized, prepared (the kernel work
-         * starts), bound (the fds are made). */
-        uint64_t t_start, t_checked, t_authorized, t_prepared, t_bound;
+         * (devices, policy, holder), mdevs created, authorized, prepared
+         * (the kernel work starts), bound (the fds are made). */
+        uint64_t t_start, t_checked, t_mdevs, t_authorized, t_prepared, t_bound;
 } ClaimOp;
+
+/* How long a new mdev may take to show up with its VFIO nodes: the
+ * kernel's create returns once the mdev is probed, so this is slack for
+ * a busy machine. */
+#define MDEV_APPEAR_USEC (5 * 1000 * 1000ULL)
+#define MDEV_POLL_USEC (20 * 1000ULL)
 
 
 static uint64_t now_realtime(void) {
@@ -291,7 +316,7 @@ static int restore_moved(Manager *m, const LeaseMoved *moved, size_t n, uint32_t
         if (!names)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
-                if (moved[i].group == group && registry_get_device(m->registry, moved[i].name))
+                if (moved[i].group == group && !moved[i].mdev_created && registry_get_device(m->registry, moved[i].name))
                         names[k++] = moved[i].name;
         if (k == 0)
                 return 1;
@@ -306,6 +331,24 @@ static void restore_done(Manager *m, const ManagerError *err, json_object *resul
                 log_warning("IOMMU group %u is free again but could not be restored: %s", group, err->message);
         else
                 log_info("IOMMU group %u restored after its lease", group);
+}
+
+static void created_mdev_removed(Manager *m, const ManagerError *err, const char *uuid, void *userdata) {
+        if (err)
+                log_warning("An mdev created for a lease could not be removed after it: %s", err->message);
+}
+
+/* The mdevs of @moved that a claim created (and only those): removed,
+ * now that their group is free. */
+static void remove_created_mdevs(Manager *m, const LeaseMoved *moved, size_t n, const char *lease) {
+        char why[96];
+
+        snprintf(why, sizeof(why), "after lease %s let go of it", lease);
+        for (size_t i = 0; i < n; i++)
+                if (moved[i].mdev_created &&
+                    manager_mdev_write(m, true, NULL, NULL, moved[i].name, why, created_mdev_removed, NULL) < 0)
+                        log_warning("mdev %s, created for lease %s, cannot be removed: out of memory", moved[i].name,
+                                    lease);
 }
 
 /* 1: nobody holds the group's devices, 0: somebody does. */
@@ -387,7 +430,8 @@ static int on_probe(sd_event_source *s, uint64_t usec, void *userdata) {
         pid_t was_pid = rel->seen.pid;
         uint32_t group = rel->group;
         _cleanup_free_ LeaseMoved *restore = NULL;
-        size_t n_restore;
+        size_t n_restore, n_created = 0;
+        char lease[LEASE_ID_STRING_MAX];
 
         if (probe(rel) == 0) {
                 if (rel->seen_valid && (!was_seen || rel->seen.pid != was_pid))
@@ -406,11 +450,16 @@ static int on_probe(sd_event_source *s, uint64_t usec, void *userdata) {
         hashmap_remove(m->releasing, rel->key);
         restore = TAKE_PTR(rel->restore);
         n_restore = rel->n_restore;
+        snprintf(lease, sizeof(lease), "%s", rel->lease);
         releasing_free(rel);
         (void) claim_settle(m->claims, group);
         log_info("IOMMU group %u is free", group);
         notify_group(m, group);
-        if (n_restore > 0) {
+        remove_created_mdevs(m, restore, n_restore, lease);
+        for (size_t i = 0; i < n_restore; i++)
+                if (restore[i].mdev_created)
+                        n_created++;
+        if (n_restore > n_created) {
                 int r = restore_moved(m, restore, n_restore, group, false, restore_done, (void *) (uintptr_t) group);
                 if (r > 0)
                         log_info("IOMMU group %u: the devices its lease moved are gone: nothing to restore", group);
@@ -725,6 +774,12 @@ static void claim_op_free(ClaimOp *op) {
                 claim_fds_close(&op->fds);
         lease_free(op->lease);
         safe_close(op->holder_pidfd);
+        safe_close(op->caller_pidfd);
+        sd_event_source_disable_unref(op->mdev_source);
+        for (size_t i = 0; i < op->n_mdevs; i++)
+                if (hashmap_get(op->manager->pending_mdevs, op->mdevs[i].uuid) == op)
+                        hashmap_remove(op->manager->pending_mdevs, op->mdevs[i].uuid);
+        free(op->mdevs);
         free(op->names);
         free(op->groups);
         free(op->needs_prepare);
@@ -738,29 +793,76 @@ static double ms(uint64_t from, uint64_t to) {
         return to > from ? (double) (to - from) / 1000.0 : 0.0;
 }
 
+static void claim_finish(ClaimOp *op);
+
+static void claim_mdev_removed(Manager *m, const ManagerError *err, const char *uuid, void *userdata) {
+        ClaimOp *op = userdata;
+
+        if (err) {
+                op->err.rolled_back = false;
+                snprintf(op->err.rollback_message, sizeof(op->err.rollback_message),
+                         "the mdev created for the claim could not be removed: %.200s", err->message);
+        }
+        claim_finish(op);
+}
+
+/* A failed claim: remove the mdevs it created, newest first.  true while
+ * one is being removed (claim_finish() is called again after it). */
+static bool claim_remove_mdevs(ClaimOp *op) {
+        for (size_t i = op->n_mdevs; i > 0; i--) {
+                ClaimMdev *c = &op->mdevs[i - 1];
+                char why[96];
+                int r;
+
+                if (!c->created)
+                        continue;
+                c->created = false;
+                snprintf(why, sizeof(why), "again: the claim of uid %u it was made for failed",
+                         (unsigned) op->caller.uid);
+                r = manager_mdev_write(op->manager, true, NULL, NULL, c->uuid, why, claim_mdev_removed, op);
+                if (r == 0)
+                        return true;
+                op->err.rolled_back = false;
+                snprintf(op->err.rollback_message, sizeof(op->err.rollback_message),
+                         "cannot remove the mdev %s created for the claim: %s", c->uuid, strerror(-r));
+        }
+        return false;
+}
+
 static void claim_finish(ClaimOp *op) {
         Manager *m = op->manager;
         Lease *l = manager_get_lease(m, op->owner);
         char granted[256];
 
+        if (op->failed && claim_remove_mdevs(op))
+                return;
         if (op->failed) {
                 log_info("Claim refused: %s", op->err.message);
                 op->done(m, &op->err, NULL, NULL, 0, NULL, op->userdata);
                 claim_op_free(op);
                 return;
         }
-        snprintf(granted, sizeof(granted), "Lease %s %s: %s (pid %d, uid %u), %s mode, %zu devices%s", l->id_string,
-                 op->add ? "extended" : "granted", l->holder.comm, (int) l->holder.pid, (unsigned) l->holder.uid,
-                 lease_mode_to_string(l->mode), op->n_added, op->n_prepared ? ", groups prepared" : "");
+        snprintf(granted, sizeof(granted), "Lease %s %s: %s (pid %d, uid %u), %s mode, %zu devices%s%s",
+                 l->id_string, op->add ? "extended" : "granted", l->holder.comm, (int) l->holder.pid,
+                 (unsigned) l->holder.uid, lease_mode_to_string(l->mode), op->n_added,
+                 op->n_prepared ? ", groups prepared" : "", op->n_mdevs ? ", mdevs created for it" : "");
         op->done(m, NULL, l, op->added, op->n_added, &op->fds, op->userdata);
         op->have_fds = false;   /* the receiver's now */
         /* Logged once the reply is out: a journal write wakes journald,
          * which on a busy or small machine then runs before the client
          * has its fds.  The times: from the request to the reply sent. */
-        log_info("%s; in %.2f ms (checks %.2f, authorization %.2f, preparing %.2f, opening and binding %.2f)",
-                 granted, ms(op->t_start, now_monotonic()), ms(op->t_start, op->t_checked),
-                 ms(op->t_checked, op->t_authorized), ms(op->t_authorized, op->t_prepared),
-                 ms(op->t_prepared, op->t_bound));
+        if (op->n_mdevs)
+                log_info("%s; in %.2f ms (checks %.2f, creating mdevs %.2f, authorization %.2f, preparing %.2f, "
+                         "opening and binding %.2f)",
+                         granted, ms(op->t_start, now_monotonic()), ms(op->t_start, op->t_checked),
+                         ms(op->t_checked, op->t_mdevs), ms(op->t_mdevs, op->t_authorized),
+                         ms(op->t_authorized, op->t_prepared), ms(op->t_prepared, op->t_bound));
+        else
+                log_info("%s; in %.2f ms (checks %.2f, authorization %.2f, preparing %.2f, opening and binding "
+                         "%.2f)",
+                         granted, ms(op->t_start, now_monotonic()), ms(op->t_start, op->t_checked),
+                         ms(op->t_checked, op->t_authorized), ms(op->t_authorized, op->t_prepared),
+                         ms(op->t_prepared, op->t_bound));
         /* Watchers too after the caller: each of them may cost a
          * message (a D-Bus signal wakes the bus daemon). */
         for (size_t i = 0; i < op->n_groups; i++)
@@ -871,6 +973,7 @@ static void claim_prepared(Manager *m, const ManagerError *err, json_object *res
                         if (!name || !action || strcmp(action, "rebound") != 0 || strlen(name) >= UUID_STRING_MAX)
                                 continue;
                         LeaseMoved *mv = &op->moved[op->n_moved++];
+                        *mv = (LeaseMoved) { .mdev_created = false };
                         snprintf(mv->name, sizeof(mv->name), "%s", name);
                         mv->group = op->groups[op->next];
                 }
@@ -1047,7 +1150,21 @@ static void claim_bind(ClaimOp *op) {
         }
         op->t_bound = now_monotonic();
 
-        /* Granted. */
+        /* Granted.  The mdevs made for it are the lease's to remove. */
+        for (size_t i = 0; i < op->n_mdevs; i++) {
+                const Device *d = registry_get_device(m->registry, op->mdevs[i].uuid);
+                LeaseMoved mv = { .mdev_created = true, .group = d ? (uint32_t) d->iommu_group : 0 };
+                void *p = realloc(op->moved, (op->n_moved + 1) * sizeof(*op->moved));
+
+                if (!p) {
+                        manager_set_error(&op->err, "BindFailed", NULL, "out of memory");
+                        claim_fail(op);
+                        return;
+                }
+                op->moved = p;
+                snprintf(mv.name, sizeof(mv.name), "%s", op->mdevs[i].uuid);
+                op->moved[op->n_moved++] = mv;
+        }
         if (lease_add_moved(l, op->moved, op->n_moved) < 0) {
                 manager_set_error(&op->err, "BindFailed", NULL, "out of memory");
                 claim_fail(op);
@@ -1089,11 +1206,307 @@ static bool claim_cancelled(ClaimOp *op) {
         return true;
 }
 
+/* Device @i of the claim (op->names[i]): known, in a group, allowed by
+ * the policy, named once, not in the lease already; its group noted.  0,
+ * or a refusal in @err (-EINVAL). */
+static int check_device(ClaimOp *op, size_t i, ManagerError *err) {
+        Manager *m = op->manager;
+        const Device *d = registry_get_device(m->registry, op->names[i]);
+        const char *name = op->names[i];
+        char reason[512];
+        bool seen = false;
+
+        for (size_t k = 0; k < i; k++)
+                if (strcmp(op->names[k], name) == 0) {
+                        manager_set_error(err, "NoSuchDevice", name, "%s is named twice", name);
+                        return -EINVAL;
+                }
+        if (!d) {
+                manager_set_error(err, "NoSuchDevice", name, "there is no device %s", name);
+                return -EINVAL;
+        }
+        if (d->iommu_group < 0) {
+                manager_set_error(err, "NoIommuGroup", d->name,
+                                  "%s has no IOMMU group (no IOMMU, or it is off): it cannot be assigned", d->name);
+                return -EINVAL;
+        }
+        if (d->kind == DEVICE_PCI && device_is_bridge(d)) {
+                manager_set_error(err, "NotAllowed", d->name, "%s is a PCI bridge or port: never assigned", d->name);
+                return -EINVAL;
+        }
+        if (!manager_policy_verdict(m, d, reason, sizeof(reason))) {
+                manager_set_error(err, "NotAllowed", d->name, "%s: %s", d->name, reason);
+                return -EINVAL;
+        }
+        {
+                ClaimOp *pending = hashmap_get(m->pending_mdevs, d->name);
+                if (pending && pending != op) {
+                        manager_set_error(err, "Busy", d->name, "mdev %s is being created for another claim",
+                                          d->name);
+                        err->group = d->iommu_group;
+                        return -EINVAL;
+                }
+        }
+        if (op->add) {
+                Lease *l = manager_get_lease(m, op->owner);
+                if (l && lease_find_device(l, d->name) >= 0) {
+                        manager_set_error(err, "NoSuchDevice", d->name, "%s is in lease %s already", d->name,
+                                          l->id_string);
+                        return -EINVAL;
+                }
+        }
+        for (size_t k = 0; k < op->n_groups; k++)
+                seen = seen || op->groups[k] == (uint32_t) d->iommu_group;
+        if (!seen)
+                op->groups[op->n_groups++] = (uint32_t) d->iommu_group;
+        return 0;
+}
+
+/* Polkit decides per device (root passes at once); then the rest.  Root
+ * is answered at once, and op may be gone when this returns. */
+static int claim_authorize(ClaimOp *op) {
+        const char *ptrs[64];
+        ManagerAuthRequest ar = {
+                .action = POLKIT_ACTION_CLAIM,
+                .verb = op->add ? "add to a lease" : "claim",
+                .devices = ptrs,
+                .n_devices = MIN(op->n, ELEMENTSOF(ptrs)),
+                .group = -1,
+                .mode = lease_mode_to_string(op->mode),
+        };
+
+        for (size_t i = 0; i < ar.n_devices; i++)
+                ptrs[i] = op->names[i];
+        return manager_authorize(op->manager, &op->caller, &ar, claim_authorized, op);
+}
+
+/* A failure in the mdev stage: answer, after removing what was made. */
+static void claim_mdev_fail(ClaimOp *op) {
+        op->failed = true;
+        claim_finish(op);
+}
+
+static void claim_mdev_create_next(ClaimOp *op);
+
+/* Every mdev is there: it joins the claim as a named device would. */
+static void claim_mdevs_ready(ClaimOp *op) {
+        op->t_mdevs = now_monotonic();
+        for (size_t i = 0; i < op->n_mdevs; i++) {
+                snprintf(op->names[op->n], sizeof(op->names[op->n]), "%s", op->mdevs[i].uuid);
+                op->n++;
+                if (check_device(op, op->n - 1, &op->err) < 0) {
+                        claim_mdev_fail(op);
+                        return;
+                }
+        }
+        if (claim_authorize(op) < 0) {
+                manager_set_error(&op->err, "BindFailed", NULL, "out of memory");
+                claim_mdev_fail(op);
+        }
+}
+
+/* Wait for the new mdev to be in the registry with its group and VFIO
+ * nodes: re-read from sysfs now (its uevents may be queued behind
+ * others), then every MDEV_POLL_USEC until MDEV_APPEAR_USEC. */
+static int claim_mdev_wait(sd_event_source *s, uint64_t usec, void *userdata) {
+        ClaimOp *op = userdata;
+        Manager *m = op->manager;
+        ClaimMdev *c = &op->mdevs[op->next_mdev];
+        const Device *d;
+
+        scanner_refresh_device(m->scanner, DEVICE_MDEV, c->uuid);
+        d = registry_get_device(m->registry, c->uuid);
+        if (d && d->iommu_group >= 0 &&
+            (op_backend(op) == LEASE_BACKEND_LEGACY ? d->vfio_group_node : d->vfio_cdev != NULL)) {
+                op->next_mdev++;
+                claim_mdev_create_next(op);
+                return 0;
+        }
+        if (claim_cancelled(op)) {
+                claim_mdev_fail(op);
+                return 0;
+        }
+        if (now_monotonic() >= op->mdev_deadline) {
+                manager_set_error(&op->err, "MdevFailed", c->uuid,
+                                  "mdev %s was created, but did not show up with %s within %llu s", c->uuid,
+                                  !d ? "its device" : d->iommu_group < 0 ? "an IOMMU group" : "its VFIO device node",
+                                  (unsigned long long) (MDEV_APPEAR_USEC / 1000000));
+                snprintf(op->err.step, sizeof(op->err.step), "create");
+                claim_mdev_fail(op);
+                return 0;
+        }
+        if (sd_event_source_set_time_relative(op->mdev_source, MDEV_POLL_USEC) < 0 ||
+            sd_event_source_set_enabled(op->mdev_source, SD_EVENT_ONESHOT) < 0) {
+                manager_set_error(&op->err, "MdevFailed", c->uuid, "cannot wait for mdev %s", c->uuid);
+                claim_mdev_fail(op);
+        }
+        return 0;
+}
+
+static void claim_mdev_created(Manager *m, const ManagerError *err, const char *uuid, void *userdata) {
+        ClaimOp *op = userdata;
+        int r;
+
+        if (err) {
+                op->err = *err;
+                claim_mdev_fail(op);
+                return;
+        }
+        op->mdevs[op->next_mdev].created = true;
+        op->mdev_source = sd_event_source_disable_unref(op->mdev_source);
+        op->mdev_deadline = now_monotonic() + MDEV_APPEAR_USEC;
+        r = sd_event_add_time_relative(m->event, &op->mdev_source, CLOCK_MONOTONIC, 0, 0, claim_mdev_wait, op);
+        if (r < 0) {
+                manager_set_error(&op->err, "MdevFailed", uuid, "cannot wait for mdev %s: %s", uuid, strerror(-r));
+                claim_mdev_fail(op);
+        }
+}
+
+static void claim_mdev_create_next(ClaimOp *op) {
+        ClaimMdev *c;
+        char why[96];
+        int r;
+
+        if (claim_cancelled(op)) {
+                claim_mdev_fail(op);
+                return;
+        }
+        if (op->next_mdev == op->n_mdevs) {
+                claim_mdevs_ready(op);
+                return;
+        }
+        c = &op->mdevs[op->next_mdev];
+        snprintf(why, sizeof(why), "for a claim of uid %u", (unsigned) op->caller.uid);
+        r = manager_mdev_write(op->manager, false, c->parent, c->type, c->uuid, why, claim_mdev_created, op);
+        if (r < 0) {
+                manager_set_error(&op->err, "MdevFailed", NULL, "cannot create mdev %s: %s", c->uuid, strerror(-r));
+                claim_mdev_fail(op);
+        }
+}
+
+static void claim_mdev_authorized(Manager *m, const ManagerError *auth_err, void *userdata);
+
+/* Each mdev as CreateMdev asks for it: org.iommud.manage-mdev, with the
+ * parent and the type as details. */
+static void claim_mdev_authorize_next(ClaimOp *op) {
+        ClaimMdev *c;
+        const char *devices[1];
+        ManagerAuthRequest ar = { .action = POLKIT_ACTION_MANAGE_MDEV, .verb = "create an mdev for a claim on",
+                                  .group = -1 };
+
+        if (claim_cancelled(op)) {
+                claim_mdev_fail(op);
+                return;
+        }
+        if (op->next_mdev == op->n_mdevs) {
+                op->next_mdev = 0;
+                claim_mdev_create_next(op);
+                return;
+        }
+        c = &op->mdevs[op->next_mdev];
+        devices[0] = c->parent;
+        ar.devices = devices;
+        ar.n_devices = 1;
+        ar.mdev_type = c->type;
+        if (manager_authorize(op->manager, &op->caller, &ar, claim_mdev_authorized, op) < 0) {
+                manager_set_error(&op->err, "MdevFailed", NULL, "out of memory");
+                claim_mdev_fail(op);
+        }
+}
+
+static void claim_mdev_authorized(Manager *m, const ManagerError *auth_err, void *userdata) {
+        ClaimOp *op = userdata;
+
+        if (auth_err) {
+                op->err = *auth_err;
+                claim_mdev_fail(op);
+                return;
+        }
+        op->next_mdev++;
+        claim_mdev_authorize_next(op);
+}
+
+/* Deferred from manager_claim(), so that the claim is under way (and can
+ * be cancelled) when manager_claim() returns, for root too. */
+static int claim_mdev_start(sd_event_source *s, void *userdata) {
+        ClaimOp *op = userdata;
+
+        op->mdev_source = sd_event_source_disable_unref(op->mdev_source);
+        op->next_mdev = 0;
+        claim_mdev_authorize_next(op);
+        return 0;
+}
+
+/* The mdevs asked for: parent and type offered, enough instances left
+ * for all of them, UUIDs free and distinct (a random one for each that
+ * names none); each UUID is then pending, so that no one else claims or
+ * removes it while it is made.  0, a refusal in @err (-EINVAL), -ENOMEM. */
+static int check_mdevs(ClaimOp *op, const ManagerClaimRequest *req, ManagerError *err) {
+        Manager *m = op->manager;
+        int r;
+
+        if (req->n_mdevs == 0)
+                return 0;
+        op->mdevs = calloc(req->n_mdevs, sizeof(*op->mdevs));
+        if (!op->mdevs)
+                return -ENOMEM;
+        for (size_t i = 0; i < req->n_mdevs; i++)
+                if (!req->mdevs[i].parent || !req->mdevs[i].type ||
+                    strlen(req->mdevs[i].parent) >= sizeof(op->mdevs[i].parent) ||
+                    strlen(req->mdevs[i].type) >= sizeof(op->mdevs[i].type)) {
+                        manager_set_error(err, "NoSuchMdevType", NULL, "an mdev's parent or type is missing or too long");
+                        return -EINVAL;
+                }
+        for (size_t i = 0; i < req->n_mdevs; i++) {
+                const ManagerMdevSpec *sp = &req->mdevs[i];
+                ClaimMdev *c = &op->mdevs[i];
+                unsigned want = 0;
+
+                snprintf(c->parent, sizeof(c->parent), "%s", sp->parent);
+                snprintf(c->type, sizeof(c->type), "%s", sp->type);
+                if (sp->uuid)
+                        snprintf(c->uuid, sizeof(c->uuid), "%s", sp->uuid);
+                else if ((r = mdev_uuid_new(c->uuid)) < 0)
+                        return r;
+                op->n_mdevs = i + 1;
+                for (size_t k = 0; k < req->n_mdevs; k++)
+                        want += strcmp(req->mdevs[k].parent, sp->parent) == 0 && strcmp(req->mdevs[k].type, sp->type) == 0;
+                r = manager_mdev_check_create(m, c->parent, c->type, c->uuid, want, err);
+                if (r < 0)
+                        return r;
+                for (size_t k = 0; k < op->n; k++)
+                        if (strcmp(op->names[k], c->uuid) == 0) {
+                                manager_set_error(err, "MdevExists", c->uuid, "an mdev %s is named twice", c->uuid);
+                                return -EINVAL;
+                        }
+                for (size_t k = 0; k < i; k++)
+                        if (strcmp(op->mdevs[k].uuid, c->uuid) == 0) {
+                                manager_set_error(err, "MdevExists", c->uuid, "an mdev %s is named twice", c->uuid);
+                                return -EINVAL;
+                        }
+                if (hashmap_get(m->pending_mdevs, c->uuid)) {
+                        manager_set_error(err, "MdevExists", c->uuid, "an mdev %s is being created for another claim",
+                                          c->uuid);
+                        return -EINVAL;
+                }
+        }
+        for (size_t i = 0; i < op->n_mdevs; i++) {
+                r = hashmap_put(m->pending_mdevs, op->mdevs[i].uuid, op);
+                if (r < 0)
+                        return r == -EEXIST ? -EINVAL : r;
+        }
+        return 0;
+}
+
+bool manager_mdev_is_pending(Manager *m, const char *uuid) {
+        return m->pending_mdevs && hashmap_get(m->pending_mdevs, uuid);
+}
+
 int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimRequest *req, ManagerClaimDone done,
                   void *userdata, ManagerClaim **ret_claim) {
         ClaimOp *op;
         ManagerError err = { .group = -1 };
-        char reason[512];
+        size_t total = req->n + req->n_mdevs;
         int r;
 
         op = calloc(1, sizeof(*op));
@@ -1104,22 +1517,24 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
         op->t_start = now_monotonic();
         op->manager = m;
         op->caller = *caller;
+        op->caller_pidfd = -EBADF;
         op->mode = req->mode;
         op->holder_pidfd = req->holder_pidfd;
         op->memlock = req->memlock;
         op->done = done;
         op->userdata = userdata;
         op->err.group = -1;
-        op->names = calloc(req->n + 1, sizeof(*op->names));
-        op->groups = calloc(req->n + 1, sizeof(*op->groups));
-        op->needs_prepare = calloc(req->n + 1, sizeof(*op->needs_prepare));
-        op->prepared = calloc(req->n + 1, sizeof(*op->prepared));
+        op->names = calloc(total + 1, sizeof(*op->names));
+        op->groups = calloc(total + 1, sizeof(*op->groups));
+        op->needs_prepare = calloc(total + 1, sizeof(*op->needs_prepare));
+        op->prepared = calloc(total + 1, sizeof(*op->prepared));
         if (!op->names || !op->groups || !op->needs_prepare || !op->prepared) {
                 claim_op_free(op);
                 return -ENOMEM;
         }
 
         op->caller.pidfd = -EBADF;      /* borrowed: not kept past this call */
+        op->caller.bus_name = NULL;
         if (req->lease) {
                 Lease *l = find_lease(m, req->lease, &err);
 
@@ -1137,8 +1552,14 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
                 op->owner = l->id;
                 op->mode = l->mode;
         }
-        if (req->n == 0) {
+        if (total == 0) {
                 manager_set_error(&err, "NoSuchDevice", NULL, "no devices named");
+                goto refuse;
+        }
+        if (total > MANAGER_CLAIM_DEVICES_MAX) {
+                manager_set_error(&err, "TooManyDevices", NULL,
+                                  "%zu devices and %zu mdevs to create are more than one claim takes (%d)", req->n,
+                                  req->n_mdevs, MANAGER_CLAIM_DEVICES_MAX);
                 goto refuse;
         }
 
@@ -1147,46 +1568,18 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
          * a device that must move is checked again, fresh, by the
          * prepare. */
         for (size_t i = 0; i < req->n; i++) {
-                const Device *d = registry_get_device(m->registry, req->names[i]);
-                bool seen = false;
-
                 snprintf(op->names[i], sizeof(op->names[i]), "%s", req->names[i]);
-                for (size_t k = 0; k < i; k++)
-                        if (strcmp(op->names[k], op->names[i]) == 0) {
-                                manager_set_error(&err, "NoSuchDevice", req->names[i], "%s is named twice", req->names[i]);
-                                goto refuse;
-                        }
-                if (!d) {
-                        manager_set_error(&err, "NoSuchDevice", req->names[i], "there is no device %s", req->names[i]);
+                op->n = i + 1;
+                if (check_device(op, i, &err) < 0)
                         goto refuse;
-                }
-                if (d->iommu_group < 0) {
-                        manager_set_error(&err, "NoIommuGroup", d->name,
-                                  "%s has no IOMMU group (no IOMMU, or it is off): it cannot be assigned", d->name);
-                        goto refuse;
-                }
-                if (d->kind == DEVICE_PCI && device_is_bridge(d)) {
-                        manager_set_error(&err, "NotAllowed", d->name, "%s is a PCI bridge or port: never assigned", d->name);
-                        goto refuse;
-                }
-                if (!manager_policy_verdict(m, d, reason, sizeof(reason))) {
-                        manager_set_error(&err, "NotAllowed", d->name, "%s: %s", d->name, reason);
-                        goto refuse;
-                }
-                if (op->add) {
-                        Lease *l = manager_get_lease(m, op->owner);
-                        if (lease_find_device(l, d->name) >= 0) {
-                                manager_set_error(&err, "NoSuchDevice", d->name, "%s is in lease %s already", d->name,
-                                          l->id_string);
-                                goto refuse;
-                        }
-                }
-                for (size_t k = 0; k < op->n_groups; k++)
-                        seen = seen || op->groups[k] == (uint32_t) d->iommu_group;
-                if (!seen)
-                        op->groups[op->n_groups++] = (uint32_t) d->iommu_group;
         }
-        op->n = req->n;
+        r = check_mdevs(op, req, &err);
+        if (r == -EINVAL)
+                goto refuse;
+        if (r < 0) {
+                claim_op_free(op);
+                return r;
+        }
 
         if (!op->add) {
                 LeaseBackend backend = manager_lease_backend(m);
@@ -1241,24 +1634,42 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
                         goto refuse;
                 }
         }
-
-        /* Polkit decides per device (root passes at once); then the rest. */
         op->t_checked = now_monotonic();
+
+        if (op->n_mdevs > 0) {
+                /* Polkit is asked again after the mdevs are made, with the
+                 * caller as it is now: keep what names it. */
+                if (caller->bus_name) {
+                        snprintf(op->bus_name, sizeof(op->bus_name), "%s", caller->bus_name);
+                        op->caller.bus_name = op->bus_name;
+                }
+                if (caller->pidfd >= 0) {
+                        op->caller_pidfd = fcntl(caller->pidfd, F_DUPFD_CLOEXEC, 3);
+                        if (op->caller_pidfd < 0) {
+                                r = -errno;
+                                claim_op_free(op);
+                                return r;
+                        }
+                }
+                op->caller.pidfd = op->caller_pidfd;
+                r = sd_event_add_defer(m->event, &op->mdev_source, claim_mdev_start, op);
+                if (r < 0) {
+                        claim_op_free(op);
+                        return r;
+                }
+                if (ret_claim)
+                        *ret_claim = op;
+                return 0;
+        }
+
+        op->t_mdevs = op->t_checked;
         {
-                const char *ptrs[64];
-                ManagerAuthRequest ar = {
-                        .action = POLKIT_ACTION_CLAIM,
-                        .verb = op->add ? "add to a lease" : "claim",
-                        .devices = ptrs,
-                        .n_devices = MIN(op->n, ELEMENTSOF(ptrs)),
-                        .group = -1,
-                        .mode = lease_mode_to_string(op->mode),
-                };
-                for (size_t i = 0; i < ar.n_devices; i++)
-                        ptrs[i] = op->names[i];
                 bool root = caller->uid == 0;
 
-                r = manager_authorize(m, caller, &ar, claim_authorized, op);
+                /* The caller's borrowed names, for polkit now. */
+                op->caller.bus_name = caller->bus_name;
+                op->caller.pidfd = caller->pidfd;
+                r = claim_authorize(op);
                 if (r < 0) {
                         claim_op_free(op);
                         return r;
@@ -1270,6 +1681,10 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
                  * caller, turns out gone before the bind.) */
                 if (ret_claim)
                         *ret_claim = root ? NULL : op;
+                if (!root) {
+                        op->caller.bus_name = NULL;
+                        op->caller.pidfd = -EBADF;
+                }
         }
         return 0;
 
@@ -1641,7 +2056,8 @@ int manager_lease_init(Manager *m) {
                 return r;
         m->leases = hashmap_new();
         m->releasing = hashmap_new();
-        if (!m->leases || !m->releasing)
+        m->pending_mdevs = hashmap_new();
+        if (!m->leases || !m->releasing || !m->pending_mdevs)
                 return -ENOMEM;
         r = sd_event_add_defer(m->event, &m->lease_check, on_lease_check, m);
         if (r < 0)
@@ -1664,5 +2080,6 @@ void manager_lease_done(Manager *m) {
         m->lease_check = sd_event_source_disable_unref(m->lease_check);
         hashmap_free(m->leases);
         hashmap_free(m->releasing);
+        hashmap_free(m->pending_mdevs);
         claim_table_free(m->claims);
 }

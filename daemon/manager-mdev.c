@@ -9,7 +9,7 @@
  * asked, and what the kernel answers is named: EEXIST (the UUID exists),
  * EUSERS or ENOSPC (no instances left: another creation won the last one;
  * the mdev core says EUSERS, mtty's own count ENOSPC, measured on 6.12:
- * ../shared/notes/mdev-sriov-measured.md).  The
+ * tests/vm/README.md, "Kernel behaviour measured here").  The
  * registry learns of the new mdev from its uevent, as of any other.
  *
  * Remove: refused while the mdev's group is claimed or any process holds
@@ -28,6 +28,7 @@
 #include "manager-internal.h"
 #include "mdev.h"
 #include "polkit.h"
+#include "scanner.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 #include "sysfs-write.h"
@@ -39,6 +40,7 @@ typedef struct MdevOp {
         Manager *manager;
         bool remove;
         uid_t uid;
+        char why[320];          /* an internal caller's phrase ("for a claim of uid 1000"); "" for a client */
         char parent[128];
         char type[128];
         char uuid[UUID_STRING_MAX];
@@ -63,14 +65,33 @@ static void on_written(SysfsWrite *w, int result, void *userdata) {
         MdevOp *op = userdata;
         ManagerError e = { .group = -1 };
 
-        op->write = NULL;       /* freed by the writer after this */
+        /* The writer frees nothing itself: mdev_op_free() frees it, from
+         * within this callback, as rebind.c does. */
         if (result >= 0) {
+                char line[640];
+
                 if (op->remove)
-                        log_info("mdev %s removed by uid %u", op->uuid, (unsigned) op->uid);
+                        snprintf(line, sizeof(line), "mdev %s removed ", op->uuid);
                 else
-                        log_info("mdev %s (%s of %s) created by uid %u", op->uuid, op->type, op->parent,
-                                 (unsigned) op->uid);
+                        snprintf(line, sizeof(line), "mdev %s (%s of %s) created ", op->uuid, op->type, op->parent);
+                if (op->why[0])
+                        strncat(line, op->why, sizeof(line) - strlen(line) - 1);
+                else
+                        snprintf(line + strlen(line), sizeof(line) - strlen(line), "by uid %u", (unsigned) op->uid);
+                Manager *m = op->manager;
+                char uuid[UUID_STRING_MAX];
+
+                /* The answer first; then, in the same turn of the loop
+                 * (before any other call is read), the registry as sysfs
+                 * is now, without waiting for the uevent: the caller may
+                 * name the new mdev (or look for the removed one) as soon
+                 * as it has the answer.  Watchers hear of it then, and
+                 * the journal last (a journal write wakes journald, which
+                 * on a small machine then runs before the caller). */
+                snprintf(uuid, sizeof(uuid), "%s", op->uuid);
                 finish(op, NULL);
+                scanner_refresh_device(m->scanner, DEVICE_MDEV, uuid);
+                log_info("%s", line);
                 return;
         }
         e.errno_value = -result;
@@ -145,48 +166,118 @@ static int refuse(MdevOp *op, const ManagerError *e) {
         return 0;
 }
 
+/* The checks of a creation, before the kernel is asked: 0, a refusal
+ * in @e (-EINVAL), or -ENOMEM.  @ret_dir: the type's directory. */
+static int check_create(Manager *m, const char *parent, const char *type, const char *uuid, unsigned want,
+                        char **ret_dir, ManagerError *e) {
+        _cleanup_free_ char *dir = NULL;
+        long available = 0;
+        int r;
+
+        r = mdev_type_find(m->sysfs, parent, type, &dir);
+        if (r == -ENOMEM)
+                return r;
+        if (r == -ENODEV) {
+                manager_set_error(e, "NoSuchParent", NULL,
+                                  "there is no mdev parent '%s' ('iommuctl mdev types' lists them)", parent);
+                return -EINVAL;
+        }
+        if (r < 0) {
+                manager_set_error(e, "NoSuchMdevType", NULL,
+                                  "%s offers no mdev type '%s' ('iommuctl mdev types' lists them)", parent, type);
+                return -EINVAL;
+        }
+        if (uuid && registry_get_device(m->registry, uuid)) {
+                manager_set_error(e, "MdevExists", uuid, "an mdev %s exists already", uuid);
+                return -EINVAL;
+        }
+        if (mdev_type_available(m->sysfs, dir, &available) >= 0 && available < (long) want) {
+                if (want > 1)
+                        manager_set_error(e, "NoInstancesLeft", NULL,
+                                          "%s of %s has %ld instances left, %u are asked for", type, parent,
+                                          available, want);
+                else
+                        manager_set_error(e, "NoInstancesLeft", NULL,
+                                          "%s of %s has no instances left: remove an mdev of it first", type, parent);
+                return -EINVAL;
+        }
+        if (ret_dir)
+                *ret_dir = TAKE_PTR(dir);
+        return 0;
+}
+
+int manager_mdev_check_create(Manager *m, const char *parent, const char *type, const char *uuid, unsigned want,
+                              ManagerError *e) {
+        return check_create(m, parent, type, uuid, want, NULL, e);
+}
+
+/* The checks of a removal: 0, a refusal in @e (-EINVAL).  The group's
+ * claim is checked for a client only (@claimed_ok: the claim that holds
+ * it asks). */
+static int check_remove(Manager *m, const char *uuid, bool claimed_ok, ManagerError *e) {
+        const Device *d = registry_get_device(m->registry, uuid);
+        char cdev[64] = "", node[64] = "";
+        const char *paths[2];
+        size_t k = 0;
+        Holder h;
+
+        if (!d || d->kind != DEVICE_MDEV) {
+                manager_set_error(e, "NoSuchDevice", uuid, "there is no mdev %s", uuid);
+                return -EINVAL;
+        }
+        /* Removing it would wait, without a time limit, for whoever has
+         * it open: a lease's holder, or anyone else. */
+        if (!claimed_ok && d->iommu_group >= 0 && manager_group_is_claimed(m, (uint32_t) d->iommu_group, e))
+                return -EINVAL;
+        if (!claimed_ok && manager_mdev_is_pending(m, uuid)) {
+                manager_set_error(e, "Busy", uuid, "mdev %s is being created for a claim", uuid);
+                e->group = d->iommu_group;
+                return -EINVAL;
+        }
+        if (d->vfio_cdev) {
+                snprintf(cdev, sizeof(cdev), "/dev/vfio/devices/%s", d->vfio_cdev);
+                paths[k++] = cdev;
+        }
+        if (d->iommu_group >= 0) {
+                snprintf(node, sizeof(node), "/dev/vfio/%lld", (long long) d->iommu_group);
+                paths[k++] = node;
+        }
+        if (holders_find(m->proc_root, paths, k, getpid(), &h) > 0) {
+                manager_set_error(e, "DeviceInUse", uuid, "%s (pid %d) has %s open: the kernel would wait for it to close it",
+                                  h.comm, (int) h.pid, h.path);
+                e->pid = h.pid;
+                e->group = d->iommu_group;
+                snprintf(e->command, sizeof(e->command), "%s", h.comm);
+                snprintf(e->node, sizeof(e->node), "%s", h.path);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 int manager_create_mdev(Manager *m, const ManagerCaller *caller, const char *parent, const char *type,
                         const char *uuid, ManagerMdevDone done, void *userdata) {
         MdevOp *op = op_new(m, caller, false, done, userdata);
         ManagerError e = { .group = -1 };
         const char *devices[1];
         ManagerAuthRequest req = { .action = POLKIT_ACTION_MANAGE_MDEV, .verb = "create an mdev on", .group = -1 };
-        long available = 0;
         int r;
 
         if (!op)
                 return -ENOMEM;
         snprintf(op->parent, sizeof(op->parent), "%s", parent);
         snprintf(op->type, sizeof(op->type), "%s", type);
-        r = mdev_type_find(m->sysfs, parent, type, &op->dir);
-        if (r == -ENOMEM) {
-                mdev_op_free(op);
-                return r;
-        }
-        if (r == -ENODEV) {
-                manager_set_error(&e, "NoSuchParent", NULL,
-                                  "there is no mdev parent '%s' ('iommuctl mdev types' lists them)", parent);
-                return refuse(op, &e);
-        }
-        if (r < 0) {
-                manager_set_error(&e, "NoSuchMdevType", NULL,
-                                  "%s offers no mdev type '%s' ('iommuctl mdev types' lists them)", parent, type);
-                return refuse(op, &e);
-        }
         if (uuid)
                 snprintf(op->uuid, sizeof(op->uuid), "%s", uuid);
         else if ((r = mdev_uuid_new(op->uuid)) < 0) {
                 mdev_op_free(op);
                 return r;
         }
-        if (registry_get_device(m->registry, op->uuid)) {
-                manager_set_error(&e, "MdevExists", op->uuid, "an mdev %s exists already", op->uuid);
+        r = check_create(m, parent, type, op->uuid, 1, &op->dir, &e);
+        if (r == -EINVAL)
                 return refuse(op, &e);
-        }
-        if (mdev_type_available(m->sysfs, op->dir, &available) >= 0 && available == 0) {
-                manager_set_error(&e, "NoInstancesLeft", NULL,
-                                  "%s of %s has no instances left: remove an mdev of it first", type, parent);
-                return refuse(op, &e);
+        if (r < 0) {
+                mdev_op_free(op);
+                return r;
         }
         devices[0] = op->parent;
         req.devices = devices;
@@ -202,7 +293,6 @@ int manager_remove_mdev(Manager *m, const ManagerCaller *caller, const char *uui
                         void *userdata) {
         MdevOp *op = op_new(m, caller, true, done, userdata);
         ManagerError e = { .group = -1 };
-        const Device *d;
         const char *devices[1];
         ManagerAuthRequest req = { .action = POLKIT_ACTION_MANAGE_MDEV, .verb = "remove the mdev", .group = -1 };
         int r;
@@ -210,40 +300,8 @@ int manager_remove_mdev(Manager *m, const ManagerCaller *caller, const char *uui
         if (!op)
                 return -ENOMEM;
         snprintf(op->uuid, sizeof(op->uuid), "%s", uuid);
-        d = registry_get_device(m->registry, op->uuid);
-        if (!d || d->kind != DEVICE_MDEV) {
-                manager_set_error(&e, "NoSuchDevice", op->uuid, "there is no mdev %s", op->uuid);
+        if (check_remove(m, op->uuid, false, &e) < 0)
                 return refuse(op, &e);
-        }
-        /* Removing it would wait, without a time limit, for whoever has
-         * it open: a lease's holder, or anyone else. */
-        if (d->iommu_group >= 0 && manager_group_is_claimed(m, (uint32_t) d->iommu_group, &e))
-                return refuse(op, &e);
-        {
-                char cdev[64] = "", node[64] = "";
-                const char *paths[2];
-                size_t k = 0;
-                Holder h;
-
-                if (d->vfio_cdev) {
-                        snprintf(cdev, sizeof(cdev), "/dev/vfio/devices/%s", d->vfio_cdev);
-                        paths[k++] = cdev;
-                }
-                if (d->iommu_group >= 0) {
-                        snprintf(node, sizeof(node), "/dev/vfio/%lld", (long long) d->iommu_group);
-                        paths[k++] = node;
-                }
-                if (holders_find(m->proc_root, paths, k, getpid(), &h) > 0) {
-                        manager_set_error(&e, "DeviceInUse", op->uuid,
-                                          "%s (pid %d) has %s open: the kernel would wait for it to close it",
-                                          h.comm, (int) h.pid, h.path);
-                        e.pid = h.pid;
-                        e.group = d->iommu_group;
-                        snprintf(e.command, sizeof(e.command), "%s", h.comm);
-                        snprintf(e.node, sizeof(e.node), "%s", h.path);
-                        return refuse(op, &e);
-                }
-        }
         if (asprintf(&op->dir, "bus/mdev/devices/%s", op->uuid) < 0) {
                 mdev_op_free(op);
                 return -ENOMEM;
@@ -255,4 +313,53 @@ int manager_remove_mdev(Manager *m, const ManagerCaller *caller, const char *uui
         if (r < 0)
                 mdev_op_free(op);
         return r;
+}
+
+int manager_mdev_write(Manager *m, bool remove, const char *parent, const char *type, const char *uuid,
+                       const char *why, ManagerMdevDone done, void *userdata) {
+        ManagerCaller root = { .uid = 0, .pidfd = -EBADF };
+        MdevOp *op = op_new(m, &root, remove, done, userdata);
+        ManagerError e = { .group = -1 };
+        int r;
+
+        if (!op)
+                return -ENOMEM;
+        snprintf(op->why, sizeof(op->why), "%s", why);
+        snprintf(op->uuid, sizeof(op->uuid), "%s", uuid);
+        if (remove) {
+                /* As sysfs has it now; gone already (its parent went, or
+                 * it never showed up): nothing to remove. */
+                scanner_refresh_device(m->scanner, DEVICE_MDEV, op->uuid);
+                if (!registry_get_device(m->registry, op->uuid)) {
+                        log_debug("mdev %s is gone: nothing to remove", op->uuid);
+                        finish(op, NULL);
+                        return 0;
+                }
+                if (check_remove(m, op->uuid, true, &e) < 0)
+                        return refuse(op, &e);
+                if (asprintf(&op->dir, "bus/mdev/devices/%s", op->uuid) < 0) {
+                        mdev_op_free(op);
+                        return -ENOMEM;
+                }
+        } else {
+                snprintf(op->parent, sizeof(op->parent), "%s", parent);
+                snprintf(op->type, sizeof(op->type), "%s", type);
+                r = check_create(m, parent, type, op->uuid, 1, &op->dir, &e);
+                if (r == -EINVAL)
+                        return refuse(op, &e);
+                if (r < 0) {
+                        mdev_op_free(op);
+                        return r;
+                }
+        }
+        authorized(m, NULL, op);
+        return 0;
+}
+
+int manager_create_mdev_internal(Manager *m, const char *parent, const char *type, const char *uuid,
+                                 const char *what_for, ManagerMdevDone done, void *userdata) {
+        char why[320];
+
+        snprintf(why, sizeof(why), "by iommud for %s", what_for);
+        return manager_mdev_write(m, false, parent, type, uuid, why, done, userdata);
 }

@@ -118,15 +118,15 @@ static json_object *refresh(SriovOp *op) {
                         registry_invalidate_json(m->registry, *v);
                         log_info("%s, prepared, went with the VFs of %s: its record is dropped", *v, op->pf);
                 }
-                scanner_refresh_pci(m->scanner, *v);
+                scanner_refresh_device(m->scanner, DEVICE_PCI, *v);
         }
         if (sriov_list_vfs(m->sysfs, op->pf, &now, NULL) >= 0)
                 for (char **v = now; *v; v++) {
-                        scanner_refresh_pci(m->scanner, *v);
+                        scanner_refresh_device(m->scanner, DEVICE_PCI, *v);
                         json_object_array_add(vfs, json_object_new_string(*v));
                 }
         sysfs_strv_free(now);
-        scanner_refresh_pci(m->scanner, op->pf);
+        scanner_refresh_device(m->scanner, DEVICE_PCI, op->pf);
         d = registry_get_device(m->registry, op->pf);
         json_object_object_add(result, "device", d ? registry_device_to_json(m->registry, d) : NULL);
         json_object_object_add(result, "vfs", vfs);
@@ -347,7 +347,7 @@ static bool vfs_busy(Manager *m, char **vfs, ManagerError *e) {
                 const char *critical;
 
                 if (!d) {
-                        scanner_refresh_pci(m->scanner, *v);    /* its uevent may still be queued */
+                        scanner_refresh_device(m->scanner, DEVICE_PCI, *v);    /* its uevent may still be queued */
                         d = registry_get_device(m->registry, *v);
                 }
                 if (!d)

@@ -33,6 +33,7 @@ static void on_device(Registry *r, RegistryChange what, const Device *d, void *u
                 manager_rebind_device_changed(m, d);
         if (what != REGISTRY_ADDED)
                 manager_lease_device_event(m, d);
+        manager_persistent_device_event(m, d);
         if (!m->watches)
                 return;
         o = registry_device_to_json(r, d);
@@ -181,6 +182,9 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         r = manager_lease_init(m);
         if (r < 0)
                 return r;
+        r = manager_persistent_init(m);
+        if (r < 0)
+                return r;
         r = scanner_new(m->event, m->sysfs, m->registry, &m->scanner);
         if (r < 0)
                 return r;
@@ -201,6 +205,7 @@ Manager *manager_free(Manager *m) {
                 (void) unlink(m->varlink_socket);
         scanner_free(m->scanner);
         polkit_free(m->polkit);
+        manager_persistent_done(m);
         manager_lease_done(m);
         manager_rebind_done(m);
         registry_free(m->registry);
@@ -291,6 +296,9 @@ int manager_startup(Manager *m) {
         log_info("Found %zu devices in %zu IOMMU groups", registry_n_devices(m->registry),
                  registry_n_groups(m->registry));
         manager_rebind_check_records(m);
+        /* The [Persistent] mdevs and VF counts that are missing: the
+         * creations run from the event loop, a failure is logged. */
+        manager_persistent_apply(m, "start");
 
         /* 2. the front ends. */
         r = varlink_server_new(m->event, &info, &m->varlink);
@@ -346,6 +354,7 @@ int manager_reload_config(Manager *m, char **ret_error) {
         }
         log_info("Reloaded %s%s: %zu [Assignable], %zu [Managed], %zu [Reserve] rules", c->path,
                  c->found ? "" : " (not found: nothing is assignable)", c->assignable.n, c->managed.n, c->reserve.n);
+        manager_persistent_apply(m, "reload");
         (void) sd_notify(false, "READY=1");
         return 0;
 }

@@ -181,9 +181,20 @@ int manager_set_sriov_numvfs(Manager *m, const ManagerCaller *caller, const char
 
 /* ---- leases (manager-lease.c) ---- */
 
+/* An mdev a claim asks iommud to create for its lease: it is removed
+ * again when the lease lets go of it (its group is free), and at once
+ * when the claim fails. */
+typedef struct ManagerMdevSpec {
+        const char *parent;             /* as 'iommuctl mdev types' lists it */
+        const char *type;
+        const char *uuid;               /* canonical, or NULL for a random one */
+} ManagerMdevSpec;
+
 typedef struct ManagerClaimRequest {
         const char *const *names;       /* canonical device names */
         size_t n;
+        const ManagerMdevSpec *mdevs;   /* mdevs to create and add to the claim */
+        size_t n_mdevs;                 /* n + n_mdevs <= MANAGER_CLAIM_DEVICES_MAX */
         LeaseMode mode;                 /* a new lease's; AddDevices keeps the lease's */
         int holder_pidfd;               /* taken, also on failure: the process the lease follows */
         uint64_t memlock;               /* raise the holder's RLIMIT_MEMLOCK to this; 0: leave it */
@@ -228,6 +239,10 @@ int manager_check_holder(int pidfd, ManagerError *err);
  * @req->lease, more devices for a held lease).  @done is called exactly
  * once, possibly before this returns; when it reports an error, nothing
  * was changed (every group prepared for it restored, every file closed).
+ * With @req->mdevs, iommud first creates those mdevs (each creation
+ * authorized as CreateMdev is, org.iommud.manage-mdev) and claims them
+ * with the named devices; a failed claim removes them again, and the
+ * lease removes them once it lets go of them.
  * Returns -ENOMEM only (then @done is not called). */
 int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimRequest *req, ManagerClaimDone done,
                   void *userdata, ManagerClaim **ret_claim);

@@ -158,8 +158,8 @@ static void update(Scanner *s, SysfsBus bus, const char *name) {
                 pf_changed(s, now->physfn);
 }
 
-void scanner_refresh_pci(Scanner *s, const char *name) {
-        update(s, SYSFS_BUS_PCI, name);
+void scanner_refresh_device(Scanner *s, DeviceKind kind, const char *name) {
+        update(s, kind == DEVICE_PCI ? SYSFS_BUS_PCI : SYSFS_BUS_MDEV, name);
         flush_pfs(s);
 }
 

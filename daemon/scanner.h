@@ -44,6 +44,7 @@ const ScannerStats *scanner_get_stats(const Scanner *s);
  * on what the group looks like). */
 void scanner_refresh_group(Scanner *s, uint32_t id);
 
-/** scanner_refresh_pci() - re-read PCI function @name (canonical) now:
- * put what sysfs shows, or drop it when it is gone. */
-void scanner_refresh_pci(Scanner *s, const char *name);
+/** scanner_refresh_device() - re-read one device (a PCI function or an
+ * mdev, by its canonical name) from sysfs now: put it in the registry as
+ * it is, or drop it when it is gone. */
+void scanner_refresh_device(Scanner *s, DeviceKind kind, const char *name);

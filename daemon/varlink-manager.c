@@ -295,6 +295,39 @@ static int get_device_names(json_object *params, size_t max, char names[][UUID_S
         return 1;
 }
 
+/* Claim's and AddDevices' "mdevs": [{parent, type, uuid?}], at most
+ * @max; the strings point into @params, @uuids holds the canonical UUIDs.
+ * 0 when absent, 1, or -EINVAL. */
+static int get_mdev_specs(json_object *params, size_t max, ManagerMdevSpec *specs, char uuids[][UUID_STRING_MAX],
+                          size_t *ret_n) {
+        json_object *a = NULL;
+        size_t n;
+
+        if (!json_object_object_get_ex(params, "mdevs", &a) || !a) {
+                *ret_n = 0;
+                return 0;
+        }
+        if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) > max)
+                return -EINVAL;
+        n = json_object_array_length(a);
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_array_get_idx(a, i);
+                const char *uuid = NULL;
+                int r;
+
+                if (!json_object_is_type(e, json_type_object) ||
+                    varlink_json_get_string(e, "parent", true, 127, &specs[i].parent) < 0 ||
+                    varlink_json_get_string(e, "type", true, 127, &specs[i].type) < 0)
+                        return -EINVAL;
+                r = varlink_json_get_string(e, "uuid", false, 64, &uuid);
+                if (r < 0 || (uuid && uuid_canonicalize(uuid, uuids[i]) < 0))
+                        return -EINVAL;
+                specs[i].uuid = uuid ? uuids[i] : NULL;
+        }
+        *ret_n = n;
+        return n > 0;
+}
+
 /* The peer, with a pidfd the caller closes (-1 when there is none:
  * polkit then relies on pid and start time alone). */
 static int get_caller(VarlinkCall *c, ManagerCaller *ret) {
@@ -502,11 +535,21 @@ static int method_claim(VarlinkCall *c, json_object *params, void *userdata) {
         const char *mode = NULL, *lease = NULL;
         bool add = strcmp(varlink_call_get_method(c), IFACE ".AddDevices") == 0;
         int64_t holder = -1, memlock = 0;
-        size_t n = 0;
+        ManagerMdevSpec specs[MANAGER_CLAIM_DEVICES_MAX];
+        char uuids[MANAGER_CLAIM_DEVICES_MAX][UUID_STRING_MAX];
+        size_t n = 0, n_mdevs = 0;
         int r;
 
-        if (get_device_names(params, MANAGER_CLAIM_DEVICES_MAX, names, ptrs, &n) <= 0)
-                return varlink_call_reply_invalid_parameter(c, "devices");
+        if (get_mdev_specs(params, MANAGER_CLAIM_DEVICES_MAX, specs, uuids, &n_mdevs) < 0)
+                return varlink_call_reply_invalid_parameter(c, "mdevs");
+        /* devices: [] when the claim is for new mdevs only. */
+        {
+                json_object *d = NULL;
+                bool empty = n_mdevs > 0 && json_object_object_get_ex(params, "devices", &d) &&
+                             json_object_is_type(d, json_type_array) && json_object_array_length(d) == 0;
+                if (!empty && get_device_names(params, MANAGER_CLAIM_DEVICES_MAX, names, ptrs, &n) <= 0)
+                        return varlink_call_reply_invalid_parameter(c, "devices");
+        }
         if (add) {
                 if (get_lease_id(params, &lease) < 0)
                         return varlink_call_reply_invalid_parameter(c, "lease");
@@ -557,6 +600,8 @@ static int method_claim(VarlinkCall *c, json_object *params, void *userdata) {
         }
         req.names = ptrs;
         req.n = n;
+        req.mdevs = specs;
+        req.n_mdevs = n_mdevs;
         req.memlock = (uint64_t) memlock;
         req.lease = lease;
         cc = calloc(1, sizeof(*cc));

@@ -486,6 +486,87 @@ static void test_claim_refusals(void **state) {
         free(out);
 }
 
+/* A claim that asks for mdevs: refused before anything is made, with the
+ * same name on both faces; a creation the kernel fails, and an mdev that
+ * never shows up, end the claim with MdevFailed and leave nothing. */
+static void test_claim_mdev_refusals(void **state) {
+        static const struct {
+                const char *iommuctl, *dbus, *want;
+        } cases[] = {
+                { "--mdev nosuch/mtty-2", "('nosuch', 'mtty-2', '')", "NoSuchParent" },
+                { "--mdev mtty/mtty-9", "('mtty', 'mtty-9', '')", "NoSuchMdevType" },
+                { "--mdev mtty/mtty-2/" MDEV, "('mtty', 'mtty-2', '" MDEV "')", "MdevExists" },
+                /* 11 instances left, 12 asked for */
+                { "--mdev mtty/mtty-2 --mdev mtty/mtty-2 --mdev mtty/mtty-2 --mdev mtty/mtty-2 --mdev mtty/mtty-2 "
+                  "--mdev mtty/mtty-2 --mdev mtty/mtty-2 --mdev mtty/mtty-2 --mdev mtty/mtty-2 --mdev mtty/mtty-2 "
+                  "--mdev mtty/mtty-2 --mdev mtty/mtty-2",
+                  "('mtty', 'mtty-2', ''), ('mtty', 'mtty-2', ''), ('mtty', 'mtty-2', ''), ('mtty', 'mtty-2', ''), "
+                  "('mtty', 'mtty-2', ''), ('mtty', 'mtty-2', ''), ('mtty', 'mtty-2', ''), ('mtty', 'mtty-2', ''), "
+                  "('mtty', 'mtty-2', ''), ('mtty', 'mtty-2', ''), ('mtty', 'mtty-2', ''), ('mtty', 'mtty-2', '')",
+                  "NoInstancesLeft" },
+                /* 15 devices at most, mdevs included */
+                { "--mdev mtty/mtty-1 --mdev mtty/mtty-1 --mdev mtty/mtty-1 --mdev mtty/mtty-1 "
+                  "--mdev mtty/mtty-1 --mdev mtty/mtty-1 --mdev mtty/mtty-1 --mdev mtty/mtty-1 --mdev mtty/mtty-1 "
+                  "--mdev mtty/mtty-1 --mdev mtty/mtty-1 --mdev mtty/mtty-1 --mdev mtty/mtty-1 --mdev mtty/mtty-1 "
+                  "0000:01:01.0 0000:03:10.0",
+                  NULL, "TooManyDevices" },
+                /* the kernel fails the creation: the type has no create file here */
+                { "--mdev mtty/mtty-1", "('mtty', 'mtty-1', '')", "MdevFailed" },
+        };
+        Fixture *f = *state;
+        char v[64], d[64], *out, *out2;
+        int st;
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                out = run(&st, "%s --socket %s --json claim %s -- true", iommuctl, f->sock, cases[i].iommuctl);
+                assert_int_not_equal(st, 0);
+                error_name(out, "org.iommud.Manager.", v, sizeof(v));
+                if (strcmp(v, cases[i].want) != 0)
+                        fail_msg("claim %s: wanted %s:\n%s", cases[i].iommuctl, cases[i].want, out);
+                free(out);
+                if (!cases[i].dbus)
+                        continue;
+                out2 = run(&st, "gdbus call --address %s --dest org.iommud1 --object-path /org/iommud1 "
+                           "--method org.iommud1.Manager.Claim \"@as []\" \"{'mdevs': <[%s]>}\"", f->address,
+                           cases[i].dbus);
+                assert_int_not_equal(st, 0);
+                error_name(out2, "org.iommud1.Error.", d, sizeof(d));
+                if (strcmp(d, cases[i].want) != 0)
+                        fail_msg("D-Bus Claim of mdevs %s: wanted %s:\n%s", cases[i].dbus, cases[i].want, out2);
+                printf("# Claim with %s: %s on both faces\n", cases[i].dbus, v);
+                free(out2);
+        }
+        /* Not root, no polkit: manage-mdev is asked first, and says no. */
+        out = run(&st, "setpriv --reuid=65534 --regid=65534 --clear-groups %s --socket %s --json claim --mdev "
+                  "mtty/mtty-1 -- true", iommuctl, f->sock);
+        error_name(out, "org.iommud.Manager.", v, sizeof(v));
+        if (st == 0 || strcmp(v, "PermissionDenied") != 0 || !strstr(out, "org.iommud.manage-mdev"))
+                fail_msg("uid 65534 claiming a new mdev: %s", out);
+        free(out);
+
+        /* The kernel says yes, but the mdev never appears (a create file
+         * that is only a file): MdevFailed after iommud's wait, nothing
+         * claimed, nothing left pending. */
+        umockdev_testbed_set_attribute(f->t->tb, "/sys/devices/virtual/mtty/mtty", "mdev_supported_types/mtty-1/create",
+                                       "");
+        out = run(&st, "%s --socket %s --json claim --mdev mtty/mtty-1/0e9a3d59-6f43-4d2e-8c1b-2a8f8a3f7d10 "
+                  "0000:01:01.0 -- true", iommuctl, f->sock);
+        error_name(out, "org.iommud.Manager.", v, sizeof(v));
+        if (st == 0 || strcmp(v, "MdevFailed") != 0 || !strstr(out, "did not show up"))
+                fail_msg("a created mdev that never shows up: %s", out);
+        free(out);
+        out = run(&st, "cat %s/sys/devices/virtual/mtty/mtty/mdev_supported_types/mtty-1/create", f->t->root);
+        assert_string_equal(out, "0e9a3d59-6f43-4d2e-8c1b-2a8f8a3f7d10");
+        free(out);
+        out = run(&st, "%s --socket %s --json leases | jq length", iommuctl, f->sock);
+        assert_string_equal(out, "0\n");
+        free(out);
+        /* 01:01.0's group was taken and given back: free. */
+        out = run(&st, "%s --socket %s --json show 0000:01:01.0 | jq -r .claim", iommuctl, f->sock);
+        assert_string_equal(out, "free\n");
+        free(out);
+}
+
 /* The bus goes away (dbus restarted) and comes back: varlink answers all
  * along, and iommud takes its name again. */
 static void test_bus_restart(void **state) {
@@ -551,6 +632,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test_setup_teardown(test_signals, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_claim_refusals, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_claim_mdev_refusals, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bus_restart, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_no_bus_at_start, setup_no_bus, teardown),
                 cmocka_unit_test_setup_teardown(test_no_dbus_option, setup_no_dbus, teardown),

@@ -43,8 +43,8 @@ static void expect_error(const char *text, size_t size, const char *message) {
 static void test_errors(void **state) {
         ERR("Address=0000:00:03.0\n", "iommud.conf:1: Address= outside any section");
         ERR("# policy\n[Assignabel]\n",
-            "iommud.conf:2: unknown section [Assignabel]: expected [Assignable], [Managed], [Reserve], [Limits] or "
-            "[Leases]");
+            "iommud.conf:2: unknown section [Assignabel]: expected [Assignable], [Managed], [Reserve], [Limits], "
+            "[Leases] or [Persistent]");
         ERR("[Leases]\nBackend=vfio\n", "iommud.conf:2: invalid Backend=vfio: expected auto, iommufd or legacy");
         ERR("[Leases]\nBackend=legacy\nBackend=auto\n", "iommud.conf:3: Backend= given twice");
         ERR("[Leases]\nMode=bound\n", "iommud.conf:2: unknown key Mode= in [Leases]: expected Backend=");
@@ -210,9 +210,162 @@ static void test_load(void **state) {
         free(err);
 }
 
+#define U1 "6c1f2e3d-4b5a-4978-8a6b-5c4d3e2f1a0b"
+#define U2 "0b1a2f3e-4d5c-4b6a-8b7a-6c5d4e3f2a1b"
+
+/* [Persistent]: each refusal names the line and what is wrong with the
+ * value, and a name that could become a path never gets through. */
+static void test_persistent_errors(void **state) {
+        ERR("[Persistent]\nMdev=mtty/mtty-2\n",
+            "iommud.conf:2: invalid Mdev=mtty/mtty-2: expected PARENT/TYPE/UUID, such as "
+            "mtty/mtty-2/6c1f2e3d-4b5a-4978-8a6b-5c4d3e2f1a0b");
+        ERR("[Persistent]\nMdev=mtty/mtty-2/" U1 "/x\n",
+            "iommud.conf:2: invalid Mdev=mtty/mtty-2/" U1 "/x: expected PARENT/TYPE/UUID, such as "
+            "mtty/mtty-2/6c1f2e3d-4b5a-4978-8a6b-5c4d3e2f1a0b");
+        ERR("[Persistent]\nMdev=mtty/mtty-2/../" U1 "\n",
+            "iommud.conf:2: invalid Mdev=mtty/mtty-2/../" U1 ": expected PARENT/TYPE/UUID, such as "
+            "mtty/mtty-2/6c1f2e3d-4b5a-4978-8a6b-5c4d3e2f1a0b");
+        ERR("[Persistent]\nMdev=../mtty/" U1 "\n",
+            "iommud.conf:2: invalid Mdev=../mtty/" U1 ": the parent is neither a PCI address nor a device name of "
+            "letters, digits, '_', '.', ':' and '-' (at most 64)");
+        ERR("[Persistent]\nMdev=/mtty-2/" U1 "\n",
+            "iommud.conf:2: invalid Mdev=/mtty-2/" U1 ": the parent is neither a PCI address nor a device name of "
+            "letters, digits, '_', '.', ':' and '-' (at most 64)");
+        ERR("[Persistent]\nMdev=mtty/../" U1 "\n",
+            "iommud.conf:2: invalid Mdev=mtty/../" U1 ": the type is not an mdev type name of letters, digits, "
+            "'_', '.', ':', '+' and '-' (at most 64)");
+        ERR("[Persistent]\nMdev=mtty/mtty*2/" U1 "\n",
+            "iommud.conf:2: invalid Mdev=mtty/mtty*2/" U1 ": the type is not an mdev type name of letters, digits, "
+            "'_', '.', ':', '+' and '-' (at most 64)");
+        ERR("[Persistent]\nMdev=mtty/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/" U1 "\n",
+            "iommud.conf:2: invalid Mdev=mtty/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/" U1
+            ": the type is not an mdev type name of letters, digits, '_', '.', ':', '+' and '-' (at most 64)");
+        ERR("[Persistent]\nMdev=mtty/mtty-2/6c1f2e3d-4b5a-4978-8a6b-5c4d3e2f1a0\n",
+            "iommud.conf:2: invalid Mdev=mtty/mtty-2/6c1f2e3d-4b5a-4978-8a6b-5c4d3e2f1a0: the UUID is not "
+            "8-4-4-4-12 hex digits");
+        ERR("[Persistent]\nMdev=mtty/mtty-2/" U1 "\nMdev=mtty/mtty-1/6C1F2E3D-4B5A-4978-8A6B-5C4D3E2F1A0B\n",
+            "iommud.conf:3: Mdev= with UUID " U1 " given twice (first on line 2): a UUID names one mdev");
+        ERR("[Persistent]\nSriovNumVfs=0000:02:00.0\n",
+            "iommud.conf:2: invalid SriovNumVfs=0000:02:00.0: expected PF/N, such as 0000:02:00.0/4");
+        ERR("[Persistent]\nSriovNumVfs=0000:02:00.0/4/4\n",
+            "iommud.conf:2: invalid SriovNumVfs=0000:02:00.0/4/4: expected PF/N, such as 0000:02:00.0/4");
+        ERR("[Persistent]\nSriovNumVfs=mtty/4\n",
+            "iommud.conf:2: invalid SriovNumVfs=mtty/4: the PF is not a PCI address such as 0000:02:00.0");
+        ERR("[Persistent]\nSriovNumVfs=0000:02:00.0/65536\n",
+            "iommud.conf:2: invalid SriovNumVfs=0000:02:00.0/65536: the count is not a number from 0 to 65535 "
+            "(sriov_totalvfs is 16 bits)");
+        ERR("[Persistent]\nSriovNumVfs=0000:02:00.0/-1\n",
+            "iommud.conf:2: invalid SriovNumVfs=0000:02:00.0/-1: the count is not a number from 0 to 65535");
+        ERR("[Persistent]\nSriovNumVfs=0000:02:00.0/04\n",
+            "iommud.conf:2: invalid SriovNumVfs=0000:02:00.0/04: the count is not a number from 0 to 65535");
+        ERR("[Persistent]\nSriovNumVfs=0000:02:00.0/\n",
+            "iommud.conf:2: invalid SriovNumVfs=0000:02:00.0/: the count is not a number from 0 to 65535");
+        ERR("[Persistent]\nSriovNumVfs=0000:02:00.0/1000000\n",
+            "iommud.conf:2: invalid SriovNumVfs=0000:02:00.0/1000000: the count is not a number from 0 to 65535");
+        /* The same PF in two spellings is still one PF. */
+        ERR("[Persistent]\nSriovNumVfs=0000:02:00.0/4\n\nSriovNumVfs=02:00.0/2\n",
+            "iommud.conf:4: SriovNumVfs= for PF 0000:02:00.0 given twice (first on line 2)");
+        ERR("[Persistent]\nImportMdevctl=true\n", "iommud.conf:2: invalid ImportMdevctl=true: expected yes or no");
+        ERR("[Persistent]\nImportMdevctl=no\nImportMdevctl=yes\n", "iommud.conf:3: ImportMdevctl= given twice");
+        ERR("[Persistent]\nAddress=0000:00:03.0\n",
+            "iommud.conf:2: unknown key Address= in [Persistent]: expected Mdev=, SriovNumVfs= or ImportMdevctl=");
+        ERR("[Persistent]\nMdev=mtty/mtty-2/" U1 " mtty/mtty-2/" U2 "\n",
+            "iommud.conf:2: white space inside the value of Mdev=");
+        /* Definitions are not match rules. */
+        ERR("[Assignable]\nMdev=mtty/mtty-2/" U1 "\n",
+            "iommud.conf:2: unknown key Mdev= in [Assignable]: expected Address=, Id=, Class= or Parent=");
+}
+
+/* 4096 definitions pass, the 4097th is refused on its own line. */
+static void test_persistent_limit(void **state) {
+        size_t size = 16 + (CONFIG_PERSISTENT_MAX + 1) * 40, k = 0;
+        char *text = malloc(size), want[128];
+        Config *c;
+
+        assert_non_null(text);
+        k += (size_t) snprintf(text + k, size - k, "[Persistent]\n");
+        for (int i = 0; i < CONFIG_PERSISTENT_MAX; i++)
+                k += (size_t) snprintf(text + k, size - k, "SriovNumVfs=0000:%02x:%02x.%x/1\n", i / 256,
+                                       (i / 8) % 32, i % 8);
+        c = parse_ok(text);
+        assert_int_equal(c->n_sriov, CONFIG_PERSISTENT_MAX);
+        config_free(c);
+        k += (size_t) snprintf(text + k, size - k, "Mdev=mtty/mtty-2/" U1 "\n");
+        snprintf(want, sizeof(want), "iommud.conf:%d: more than %d [Persistent] definitions",
+                 CONFIG_PERSISTENT_MAX + 2, CONFIG_PERSISTENT_MAX);
+        expect_error(text, k, want);
+        free(text);
+}
+
+static void test_persistent_valid(void **state) {
+        Config *c = parse_ok("[Persistent]\n"
+                             "Mdev=mtty/mtty-2/" U1 "\n"
+                             "Mdev=03:00.0/nvidia-63/0B1A2F3E-4D5C-4B6A-8B7A-6C5D4E3F2A1B\n"
+                             "SriovNumVfs=02:00.0/7\n"
+                             "SriovNumVfs=0000:04:00.1/0\n"
+                             "SriovNumVfs=0000:05:00.0/65535\n"
+                             "ImportMdevctl=yes\n"
+                             "[Assignable]\nParent=mtty\n");
+        char a[PCI_ADDRESS_STRING_MAX];
+
+        assert_int_equal(c->n_mdevs, 2);
+        assert_string_equal(c->mdevs[0].parent, "mtty");
+        assert_string_equal(c->mdevs[0].type, "mtty-2");
+        assert_string_equal(c->mdevs[0].uuid, U1);
+        assert_int_equal(c->mdevs[0].line, 2);
+        /* Written canonical: the parent as sysfs names it, the UUID as the
+         * kernel does. */
+        assert_string_equal(c->mdevs[1].parent, "0000:03:00.0");
+        assert_string_equal(c->mdevs[1].type, "nvidia-63");
+        assert_string_equal(c->mdevs[1].uuid, U2);
+        assert_int_equal(c->n_sriov, 3);
+        assert_string_equal(pci_address_format(&c->sriov[0].pf, a), "0000:02:00.0");
+        assert_int_equal(c->sriov[0].numvfs, 7);
+        assert_int_equal(c->sriov[0].line, 4);
+        assert_int_equal(c->sriov[1].numvfs, 0);
+        assert_int_equal(c->sriov[2].numvfs, 65535);
+        assert_true(c->import_mdevctl);
+        assert_int_equal(c->assignable.n, 1);
+        config_free(c);
+
+        /* No section: nothing persistent, no import. */
+        c = parse_ok("[Assignable]\nParent=mtty\n");
+        assert_int_equal(c->n_mdevs, 0);
+        assert_int_equal(c->n_sriov, 0);
+        assert_false(c->import_mdevctl);
+        config_free(c);
+}
+
+static void test_mdev_names(void **state) {
+        char buf[CONFIG_MDEV_NAME_MAX + 1];
+
+        assert_true(config_mdev_type_is_valid("i915-GVTg_V5_4"));
+        assert_true(config_mdev_type_is_valid("vfio_ap-passthrough"));
+        assert_false(config_mdev_type_is_valid(""));
+        assert_false(config_mdev_type_is_valid(".."));
+        assert_false(config_mdev_type_is_valid(".hidden"));
+        assert_false(config_mdev_type_is_valid("a/b"));
+        assert_false(config_mdev_type_is_valid("a b"));
+        assert_false(config_mdev_type_is_valid(NULL));
+        assert_int_equal(config_mdev_parent_canonicalize("00:02.0", buf), 0);
+        assert_string_equal(buf, "0000:00:02.0");
+        assert_int_equal(config_mdev_parent_canonicalize("0.0.0033", buf), 0);      /* an s390 subchannel */
+        assert_string_equal(buf, "0.0.0033");
+        assert_int_equal(config_mdev_parent_canonicalize("..", buf), -EINVAL);
+        assert_int_equal(config_mdev_parent_canonicalize("mt+ty", buf), -EINVAL);
+        assert_int_equal(config_mdev_parent_canonicalize("", buf), -EINVAL);
+        assert_int_equal(config_mdev_parent_canonicalize(
+                                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", buf),
+                         -EINVAL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_persistent_errors),
+                cmocka_unit_test(test_persistent_valid),
+                cmocka_unit_test(test_persistent_limit),
+                cmocka_unit_test(test_mdev_names),
                 cmocka_unit_test(test_valid),
                 cmocka_unit_test(test_empty_is_deny_all),
                 cmocka_unit_test(test_matcher),

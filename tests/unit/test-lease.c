@@ -114,6 +114,50 @@ static bool can_raise_hard_limits(void) {
 }
 
 /* When the kernel has taken a leased device back, judged from sysfs. */
+/* What a claim moved and the mdevs it made: taken per group, and only
+ * the made mdevs are listed as createdMdevs. */
+static void test_moved_and_created(void **state) {
+        Lease *l = NULL;
+        LeaseMoved in[] = {
+                { .name = "0000:01:00.0", .group = 4 },
+                { .name = "6c1f2e3d-4b5a-4978-8a6b-5c4d3e2f1a0b", .group = 9, .mdev_created = true },
+                { .name = "0000:01:00.1", .group = 4 },
+                { .name = "3b1d2f63-2a3c-4f39-9b3e-6c1a5e9c0d01", .group = 10, .mdev_created = true },
+        };
+        LeaseMoved *out = NULL;
+        size_t n = 0;
+        json_object *o, *c;
+
+        assert_int_equal(lease_new(LEASE_BACKEND_IOMMUFD, LEASE_MODE_BOUND, &l), 0);
+        o = lease_to_json(l);
+        assert_null(json_object_object_get(o, "createdMdevs"));
+        json_object_put(o);
+
+        assert_int_equal(lease_add_moved(l, in, 4), 0);
+        o = lease_to_json(l);
+        c = json_object_object_get(o, "createdMdevs");
+        assert_int_equal(json_object_array_length(c), 2);
+        assert_string_equal(json_object_get_string(json_object_array_get_idx(c, 0)), in[1].name);
+        assert_string_equal(json_object_get_string(json_object_array_get_idx(c, 1)), in[3].name);
+        json_object_put(o);
+
+        assert_int_equal(lease_take_moved(l, 9, &out, &n), 0);
+        assert_int_equal(n, 1);
+        assert_true(out[0].mdev_created);
+        assert_string_equal(out[0].name, in[1].name);
+        free(out);
+        assert_int_equal(lease_take_moved(l, 4, &out, &n), 0);
+        assert_int_equal(n, 2);
+        assert_false(out[0].mdev_created || out[1].mdev_created);
+        free(out);
+        o = lease_to_json(l);
+        c = json_object_object_get(o, "createdMdevs");
+        assert_int_equal(json_object_array_length(c), 1);
+        assert_string_equal(json_object_get_string(json_object_array_get_idx(c, 0)), in[3].name);
+        json_object_put(o);
+        lease_free(l);
+}
+
 static void test_device_gone(void **state) {
         LeaseDevice ld = { .name = "0000:00:03.0", .group = 5, .cdev = "vfio0", .fd = -EBADF, .req_fd = -EBADF };
         LeaseDevice lm = { .name = "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001", .group = 9, .cdev = "vfio1",
@@ -223,6 +267,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ids_and_modes),
                 cmocka_unit_test(test_new),
+                cmocka_unit_test(test_moved_and_created),
                 cmocka_unit_test(test_device_gone),
                 cmocka_unit_test_teardown(test_pidfd, kill_child),
         };

@@ -4,13 +4,17 @@
 only: proves the fd convention (parameters name fds by their index among
 the fds attached to the same message) is enough for someone else's code.
 
-    varlink-claim.py DEVICE [--mode bound|parked]
+    varlink-claim.py DEVICE [--mode bound|parked] [--hold]
+    varlink-claim.py --mdev PARENT/TYPE [--mode bound|parked] [--hold]
 
-Claims DEVICE (the holder is this process), receives the iommufd and the
-device fd with socket.recv_fds(), and asks the device fd for
-VFIO_DEVICE_GET_INFO (bound mode) or binds it first (parked).  Prints
-"ok: ..." lines and exits 0 when the fds work.
+Claims DEVICE (the holder is this process), or, with --mdev, has iommud
+create an mdev of TYPE on PARENT for the claim ("ok: created mdev UUID");
+receives the iommufd and the device fd with socket.recv_fds(), and asks
+the device fd for VFIO_DEVICE_GET_INFO (bound mode) or binds it first
+(parked).  Prints "ok: ..." lines and exits 0 when the fds work; with
+--hold it then keeps the lease until killed.
 """
+import time
 import fcntl
 import json
 import socket
@@ -35,14 +39,28 @@ def call(sock, method, parameters):
 
 
 def main():
-    device = sys.argv[1]
-    mode = sys.argv[3] if len(sys.argv) == 4 and sys.argv[2] == "--mode" else "bound"
+    args = sys.argv[1:]
+    hold = "--hold" in args
+    args = [a for a in args if a != "--hold"]
+    mode = "bound"
+    if "--mode" in args:
+        i = args.index("--mode")
+        mode = args[i + 1]
+        del args[i:i + 2]
+    params = {"mode": mode}
+    if args[0] == "--mdev":
+        parent, mdev_type = args[1].split("/")
+        params.update(devices=[], mdevs=[{"parent": parent, "type": mdev_type}])
+    else:
+        params["devices"] = [args[0]]
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(SOCKET)
-    reply, fds = call(sock, "org.iommud.Manager.Claim", {"devices": [device], "mode": mode})
+    reply, fds = call(sock, "org.iommud.Manager.Claim", params)
     if "error" in reply:
         sys.exit("varlink-claim: %s %s" % (reply["error"], json.dumps(reply.get("parameters"))))
     p = reply["parameters"]
+    for uuid in p["lease"].get("createdMdevs", []):
+        print("ok: created mdev %s" % uuid)
     iommufd = fds[p["iommufd"]]
     dev = fds[p["devices"][0]["fd"]]
     print("ok: lease %s, %d fds received: iommufd %d, device fd %d"
@@ -56,7 +74,9 @@ def main():
     argsz, flags, regions, irqs, _cap, _pad = struct.unpack("=6I", info)
     if regions < 1:
         sys.exit("varlink-claim: GET_INFO says %d regions" % regions)
-    print("ok: VFIO_DEVICE_GET_INFO: flags 0x%x, %d regions, %d irqs" % (flags, regions, irqs))
+    print("ok: VFIO_DEVICE_GET_INFO: flags 0x%x, %d regions, %d irqs" % (flags, regions, irqs), flush=True)
+    while hold:
+        time.sleep(3600)
 
 
 if __name__ == "__main__":
