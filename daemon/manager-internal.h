@@ -185,3 +185,6 @@ typedef void (*ManagerNumVfsDone)(Manager *m, const ManagerError *err, void *use
 typedef int (*ManagerSetNumVfsFn)(Manager *m, const char *pf, unsigned n, const char *what_for,
                                   ManagerNumVfsDone done, void *userdata);
 void manager_persistent_set_sriov_hook(Manager *m, ManagerSetNumVfsFn fn);
+/* manager-sriov.c: that hook (SetNumVfs's checks and writes, as root). */
+int manager_sriov_set_numvfs_internal(Manager *m, const char *pf, unsigned n, const char *what_for,
+                                      ManagerNumVfsDone done, void *userdata);

@@ -33,6 +33,7 @@
 #include "persistent.h"
 #include "shared/log.h"
 #include "shared/macro.h"
+#include "sriov.h"
 
 /* A burst of device events (VFs appearing) makes one new round. */
 #define PERSISTENT_REPLAN_USEC (500 * 1000ULL)
@@ -258,8 +259,13 @@ static int read_pfs(Manager *m, Snapshot *s, const Config *c) {
                         return -ENOMEM;
                 if (read_int_attr(m, a, "sriov_totalvfs", &ps->totalvfs) < 0)
                         ps->totalvfs = -1;
-                if (read_int_attr(m, a, "sriov_numvfs", &ps->numvfs) < 0)
-                        ps->numvfs = -1;
+                /* The VFs there are, by their links: reading sriov_numvfs
+                 * would wait, on the event loop, for a SetNumVfs under way
+                 * (sriov.h). */
+                {
+                        size_t nv;
+                        ps->numvfs = sriov_count_vfs(m->sysfs, a, &nv) < 0 ? -1 : (int) nv;
+                }
                 ps->in_use = keep(s, vfs_in_use(m, a));
                 s->state.n_pfs++;
         }

@@ -69,6 +69,7 @@ struct SriovOp {
         bool autoprobe_was_on;  /* ... and this op turned it off */
         char **old_vfs;         /* the VFs there were: to read again */
         uint64_t started;
+        char why[320];          /* "by iommud for FILE:LINE", or "" for a caller */
         ManagerError failure;   /* the write that failed, while rolling back */
         SysfsWrite *write;
         int dirfd;
@@ -261,8 +262,13 @@ static void next_numvfs(SriovOp *op) {
         int r;
 
         if (op->step_i == op->n_steps) {
-                log_info("%s: %d VFs (were %d%s), set by uid %u in %llu ms", op->pf, op->target, op->before,
-                         op->n_steps == 2 ? "; through 0, so every VF is new" : "", (unsigned) op->uid,
+                char by[340];
+                if (op->why[0])
+                        snprintf(by, sizeof(by), "%s", op->why);
+                else
+                        snprintf(by, sizeof(by), "by uid %u", (unsigned) op->uid);
+                log_info("%s: %d VFs (were %d%s), set %s in %llu ms", op->pf, op->target, op->before,
+                         op->n_steps == 2 ? "; through 0, so every VF is new" : "", by,
                          (unsigned long long) ((now_usec() - op->started) / 1000));
                 finish(op, NULL);
                 return;
@@ -498,8 +504,8 @@ static void authorized(Manager *m, const ManagerError *auth_err, void *userdata)
         }
 }
 
-int manager_set_sriov_numvfs(Manager *m, const ManagerCaller *caller, const char *pf, int n, ManagerSriovDone done,
-                             void *userdata) {
+static int set_numvfs(Manager *m, const ManagerCaller *caller, const char *pf, int n, const char *why,
+                      ManagerSriovDone done, void *userdata) {
         SriovOp *op;
         ManagerError e = { .group = -1 };
         const char *devices[1];
@@ -519,6 +525,7 @@ int manager_set_sriov_numvfs(Manager *m, const ManagerCaller *caller, const char
         op->userdata = userdata;
         snprintf(op->pf, sizeof(op->pf), "%s", pf);
         snprintf(op->num, sizeof(op->num), "%d", n);
+        snprintf(op->why, sizeof(op->why), "%s", why ? why : "");
         if (refused(op, &e)) {
                 log_info("Refused: %s", e.message);
                 op->done(m, &e, NULL, op->userdata);
@@ -536,5 +543,49 @@ int manager_set_sriov_numvfs(Manager *m, const ManagerCaller *caller, const char
         r = manager_authorize(m, caller, &req, authorized, op);
         if (r < 0)
                 op_free(op);
+        return r;
+}
+
+int manager_set_sriov_numvfs(Manager *m, const ManagerCaller *caller, const char *pf, int n, ManagerSriovDone done,
+                             void *userdata) {
+        return set_numvfs(m, caller, pf, n, NULL, done, userdata);
+}
+
+/* ---- for iommud itself: [Persistent] SriovNumVfs= ---- */
+
+typedef struct InternalCall {
+        ManagerNumVfsDone done;
+        void *userdata;
+} InternalCall;
+
+static void internal_done(Manager *m, const ManagerError *err, json_object *result, void *userdata) {
+        InternalCall ic = *(InternalCall *) userdata;
+
+        free(userdata);
+        ic.done(m, err, ic.userdata);
+}
+
+int manager_sriov_set_numvfs_internal(Manager *m, const char *pf, unsigned n, const char *what_for,
+                                      ManagerNumVfsDone done, void *userdata) {
+        /* iommud is root: polkit is not asked; every other check is made. */
+        ManagerCaller self = { .uid = 0, .pid = getpid(), .pidfd = -EBADF };
+        char why[320];
+        InternalCall *ic;
+        int r;
+
+        if (n > SRIOV_VFS_MAX) {
+                ManagerError e = { .group = -1 };
+                manager_set_error(&e, "TooManyVfs", pf, "%u VFs: no PF can have more than %d", n, SRIOV_VFS_MAX);
+                done(m, &e, userdata);
+                return 0;
+        }
+        ic = malloc(sizeof(*ic));
+        if (!ic)
+                return -ENOMEM;
+        *ic = (InternalCall) { .done = done, .userdata = userdata };
+        snprintf(why, sizeof(why), "by iommud for %s", what_for ? what_for : "itself");
+        r = set_numvfs(m, &self, pf, (int) n, why, internal_done, ic);
+        if (r < 0)
+                free(ic);
         return r;
 }

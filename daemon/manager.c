@@ -185,6 +185,7 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         r = manager_persistent_init(m);
         if (r < 0)
                 return r;
+        manager_persistent_set_sriov_hook(m, manager_sriov_set_numvfs_internal);
         r = scanner_new(m->event, m->sysfs, m->registry, &m->scanner);
         if (r < 0)
                 return r;

@@ -165,11 +165,17 @@ static void test_start(void **state) {
         wait_log(f, "there is no mdev parent 0000:04:00.0 (yet): the mdev is created when it appears");
         wait_log(f, "0000:01:00.0 is not an SR-IOV physical function (no sriov_totalvfs)");
         wait_log(f, "3 VFs on 0000:03:00.0 (");
-        wait_log(f, "setting sriov_numvfs from 2 to 3: not done, setting VF counts is not supported yet");
-        /* Not written: the hook is not connected. */
+        /* Carried out by SetNumVfs's own checks and writes (the hook
+         * manager-sriov.c connects): autoprobe off, then 0 and 3. */
+        wait_log(f, "Persistent: 0000:03:00.0 has 3 VFs now (");
+        wait_log(f, "0000:03:00.0: 3 VFs (were 2; through 0, so every VF is new), set by iommud for ");
         snprintf(path, sizeof(path), "%s/sys/devices/pci0000:00/0000:03:00.0/sriov_numvfs", f->t->root);
         v = slurp(path);
-        assert_string_equal(v, "2");
+        assert_string_equal(v, "3");
+        free(v);
+        snprintf(path, sizeof(path), "%s/sys/devices/pci0000:00/0000:03:00.0/sriov_drivers_autoprobe", f->t->root);
+        v = slurp(path);
+        assert_string_equal(v, "0");
         free(v);
         /* And iommud serves. */
         out = run(&st, "%s --socket %s status", iommuctl, f->sock);

@@ -147,6 +147,7 @@ void testbed_add_sample_host(Testbed *t) {
         testbed_add_pci(t, "0000:03:00.0", 0x8086, 0x10c9, 3, "pci-pf-stub");
         umockdev_testbed_set_attribute(t->tb, "/sys/devices/pci0000:00/0000:03:00.0", "sriov_totalvfs", "4096");
         umockdev_testbed_set_attribute(t->tb, "/sys/devices/pci0000:00/0000:03:00.0", "sriov_numvfs", "2");
+        umockdev_testbed_set_attribute(t->tb, "/sys/devices/pci0000:00/0000:03:00.0", "sriov_drivers_autoprobe", "1");
         testbed_add_vf(t, "0000:03:10.0", "0000:03:00.0", 4);
         testbed_add_vf(t, "0000:03:10.2", "0000:03:00.0", 5);
         testbed_add_pci(t, "0000:00:1f.0", 0x8086, 0x2918, -1, NULL);
