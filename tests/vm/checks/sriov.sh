@@ -180,6 +180,24 @@ wait_for 10 pf_count 0 || fail "iommud did not follow the VFs removed by hand: $
 ok "iommud followed 7 VFs made and removed by hand, the PF's count with them"
 ok "timing: 7 VFs created in $create_ms ms, prepared in $prepare_ms ms, removed in $remove_ms ms through iommud; by hand $hand_create, $hand_prepare and $hand_remove ms"
 
+# 8b. [Persistent] SriovNumVfs=: iommud sets the count itself on reload.
+use_config <<CONF
+[Assignable]
+Parent=$pf
+[Persistent]
+SriovNumVfs=$pf/2
+CONF
+wait_for 20 sh -c "[ \"\$(cat $pfdir/sriov_numvfs)\" = 2 ]" || { journalctl -u iommud --no-pager | grep Persistent | tail; fail "[Persistent] did not give $pf 2 VFs"; }
+wait_for 10 pf_count 2 || fail "iommud does not list the 2 VFs [Persistent] made"
+journalctl -u iommud --no-pager | grep -q "$pf: 2 VFs (were 0), set by iommud for /etc/iommud/iommud.conf:" ||
+	{ journalctl -u iommud --no-pager | tail; fail "no journal line for the [Persistent] count"; }
+ok "[Persistent] SriovNumVfs=$pf/2: set by iommud on reload, through SetNumVfs's path"
+use_config <<CONF
+[Assignable]
+Parent=$pf
+CONF
+iommuctl sriov $pf 0 >/dev/null || fail "removing the [Persistent] VFs failed"
+
 # 9. A PF on vfio-pci: the kernel refuses VFs unless vfio-pci's
 #    enable_sriov is on (ENOENT, named SriovNotConfigurable with its errno).
 modprobe vfio-pci 2>/dev/null || true
