@@ -324,13 +324,24 @@ static int restore_moved(Manager *m, const LeaseMoved *moved, size_t n, uint32_t
                        : manager_restore(m, names, k, -1, done, userdata);
 }
 
+/* A released group is free: in the claim table, and to watchers. */
+static void group_now_free(Manager *m, uint32_t group) {
+        (void) claim_settle(m->claims, group);
+        log_info("IOMMU group %u is free", group);
+        notify_group(m, group);
+}
+
 static void restore_done(Manager *m, const ManagerError *err, json_object *result, void *userdata) {
         uint32_t group = (uint32_t) (uintptr_t) userdata;
 
         if (err)
-                log_warning("IOMMU group %u is free again but could not be restored: %s", group, err->message);
+                log_warning("IOMMU group %u could not be restored after its lease: %s", group, err->message);
         else
                 log_info("IOMMU group %u restored after its lease", group);
+        /* The registry as the restore left the group, before anyone can
+         * claim it again (its uevents may still be on their way). */
+        scanner_refresh_group(m->scanner, group);
+        group_now_free(m, group);
 }
 
 static void created_mdev_removed(Manager *m, const ManagerError *err, const char *uuid, void *userdata) {
@@ -452,20 +463,27 @@ static int on_probe(sd_event_source *s, uint64_t usec, void *userdata) {
         n_restore = rel->n_restore;
         snprintf(lease, sizeof(lease), "%s", rel->lease);
         releasing_free(rel);
-        (void) claim_settle(m->claims, group);
-        log_info("IOMMU group %u is free", group);
-        notify_group(m, group);
         remove_created_mdevs(m, restore, n_restore, lease);
         for (size_t i = 0; i < n_restore; i++)
                 if (restore[i].mdev_created)
                         n_created++;
         if (n_restore > n_created) {
-                int r = restore_moved(m, restore, n_restore, group, false, restore_done, (void *) (uintptr_t) group);
+                /* Nobody holds it; it is free once restored.  Until then
+                 * it stays releasing in the claim table: a claim taking it
+                 * meanwhile would race the restore's unbind (and see the
+                 * devices still on vfio-pci in a registry a step behind). */
+                int r = restore_moved(m, restore, n_restore, group, true, restore_done, (void *) (uintptr_t) group);
+                if (r == 0) {
+                        log_info("IOMMU group %u: nobody holds it any more; restoring what its lease moved", group);
+                        notify_group(m, group);
+                        return 0;
+                }
                 if (r > 0)
                         log_info("IOMMU group %u: the devices its lease moved are gone: nothing to restore", group);
-                else if (r < 0)
+                else
                         log_warning("IOMMU group %u: cannot restore: out of memory", group);
         }
+        group_now_free(m, group);
         return 0;
 }
 
