@@ -287,7 +287,9 @@ static void on_written(SysfsWrite *w, int result, void *userdata) {
         SriovOp *op = userdata;
         ManagerError e;
 
-        op->write = NULL;       /* freed by the writer after this */
+        /* The writer frees nothing itself; freeing it from its own
+         * callback is allowed (sysfs-write.c). */
+        op->write = sysfs_write_free(op->write);
         switch (op->step) {
         case STEP_AUTOPROBE:
                 if (result < 0) {

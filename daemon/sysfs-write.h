@@ -30,7 +30,9 @@ typedef void (*SysfsWriteDone)(SysfsWrite *w, int result, void *userdata);
 /** sysfs_write_start() - write @value (one write(2), at most a page) to
  * attribute @attr (a single name) of directory @dirfd (borrowed: the
  * thread gets its own dup) and call @done once on @e's loop.  -EINVAL for
- * a bad @attr or @value, -ENOMEM, -errno when no thread could start. */
+ * a bad @attr or @value, -ENOMEM, -errno when no thread could start.
+ * The caller frees *@ret with sysfs_write_free(), also after @done ran
+ * (which may do it itself): the writer never frees itself. */
 int sysfs_write_start(sd_event *e, int dirfd, const char *attr, const char *value, uint64_t timeout_usec,
                       SysfsWriteDone done, void *userdata, SysfsWrite **ret);
 
