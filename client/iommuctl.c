@@ -43,6 +43,7 @@ static const char *arg_group;
 static const char *arg_mode;
 static const char *arg_memlock;
 static char *arg_mdevs[16];
+static const char *arg_vf_token;
 static size_t arg_n_mdevs;
 static const char *arg_holder_pid;
 static const char *arg_reason;
@@ -91,6 +92,7 @@ static int help(void) {
                "     --memlock SIZE    claim: raise the holder's RLIMIT_MEMLOCK (512M, 8G)\n"
                "     --mdev PARENT/TYPE[/UUID]\n"
                "                       claim: create an mdev for the lease (repeatable)\n"
+               "     --vf-token UUID   claim: the VF token of VFs whose PF is on vfio-pci\n"
                "     --holder-pid PID  claim: the process the lease follows\n"
                "     --reason TEXT, --grace SECONDS\n"
                "                       request-release: why, and how long the holder has\n"
@@ -153,7 +155,7 @@ static const struct {
           "process holds a device's VFIO node open, and for devices on vfio-pci that\n"
           "iommud did not put there, and for a group a lease has. Root, or whom\n"
           "polkit allows (org.iommud.prepare)." },
-        { "claim", "claim [--mode MODE] [--memlock SIZE] [--mdev PARENT/TYPE[/UUID]]... DEVICE... -- COMMAND [ARGS...]\n"
+        { "claim", "claim [--mode MODE] [--memlock SIZE] [--mdev PARENT/TYPE[/UUID]]... [--vf-token UUID] DEVICE... -- COMMAND [ARGS...]\n"
                    "       iommuctl claim [--mode MODE] [--memlock SIZE] [--mdev ...] --holder-pid PID DEVICE...",
           "Lease the IOMMU groups of the devices (PCI addresses or mdev UUIDs). With\n"
           "COMMAND, iommuctl becomes COMMAND (exec, same process), which holds the\n"
@@ -180,7 +182,9 @@ static const struct {
           "it is removed again when the lease lets go of it (polkit:\n"
           "org.iommud.manage-mdev too). DEVICE... may then be left out. The K-th\n"
           "--mdev (from 0) is {mdev:K} (its fd) and {mdev-uuid:K} in COMMAND's\n"
-          "arguments; IOMMUD_MDEVS lists their UUIDs." },
+          "arguments; IOMMUD_MDEVS lists their UUIDs.\n"
+          "--vf-token UUID: the VF token the PF's user set, to open SR-IOV VFs whose\n"
+          "PF is on vfio-pci with (legacy backend, where vfio-pci asks for it)." },
         { "leases", "leases", "Every lease: id, holder process, mode, devices, and a release request.\n"
           "'iommuctl claims' is the same." },
         { "claims", "claims", "The same as 'iommuctl leases'." },
@@ -1273,6 +1277,15 @@ static int cmd_claim(VarlinkClient *c, char **names, int n, char **command) {
                         json_object_array_add(ms, o);
                 }
         }
+        if (arg_vf_token) {
+                char canon[UUID_STRING_MAX];
+                if (uuid_canonicalize(arg_vf_token, canon) < 0) {
+                        fprintf(stderr, "iommuctl: --vf-token takes a UUID, not '%s'.\n", arg_vf_token);
+                        json_object_put(p);
+                        return EXIT_USAGE;
+                }
+                json_object_object_add(p, "vfToken", json_object_new_string(canon));
+        }
         if (arg_mode) {
                 if (strcmp(arg_mode, "bound") != 0 && strcmp(arg_mode, "parked") != 0 &&
                     strcmp(arg_mode, "access") != 0) {
@@ -1423,7 +1436,7 @@ static int cmd_claim(VarlinkClient *c, char **names, int n, char **command) {
 
 int main(int argc, char **argv) {
         enum { ARG_VERSION = 0x100, ARG_SOCKET, ARG_GROUP, ARG_MODE, ARG_MEMLOCK, ARG_HOLDER_PID, ARG_REASON,
-               ARG_GRACE, ARG_PARKED, ARG_ACCESS, ARG_MDEV };
+               ARG_GRACE, ARG_PARKED, ARG_ACCESS, ARG_MDEV, ARG_VF_TOKEN };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -1435,6 +1448,7 @@ int main(int argc, char **argv) {
                 { "access", no_argument, NULL, ARG_ACCESS },
                 { "memlock", required_argument, NULL, ARG_MEMLOCK },
                 { "mdev", required_argument, NULL, ARG_MDEV },
+                { "vf-token", required_argument, NULL, ARG_VF_TOKEN },
                 { "holder-pid", required_argument, NULL, ARG_HOLDER_PID },
                 { "reason", required_argument, NULL, ARG_REASON },
                 { "grace", required_argument, NULL, ARG_GRACE },
@@ -1486,6 +1500,9 @@ int main(int argc, char **argv) {
                 }
                 case ARG_MEMLOCK:
                         arg_memlock = optarg;
+                        break;
+                case ARG_VF_TOKEN:
+                        arg_vf_token = optarg;
                         break;
                 case ARG_MDEV:
                         if (arg_n_mdevs == ELEMENTSOF(arg_mdevs)) {
@@ -1543,8 +1560,8 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "iommuctl: only claim takes '-- COMMAND'.\n");
                 return EXIT_USAGE;
         }
-        if ((arg_mode || arg_memlock || arg_holder_pid || arg_n_mdevs) && strcmp(cmd, "claim") != 0) {
-                fprintf(stderr, "iommuctl: --mode, --memlock, --mdev and --holder-pid are for claim.\n");
+        if ((arg_mode || arg_memlock || arg_holder_pid || arg_n_mdevs || arg_vf_token) && strcmp(cmd, "claim") != 0) {
+                fprintf(stderr, "iommuctl: --mode, --memlock, --mdev, --vf-token and --holder-pid are for claim.\n");
                 return EXIT_USAGE;
         }
         if ((arg_reason || arg_grace) && strcmp(cmd, "request-release") != 0) {

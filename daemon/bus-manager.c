@@ -730,7 +730,7 @@ static int claim(sd_bus_message *msg, BusFace *b, const char *lease, sd_bus_erro
         ManagerCaller caller;
         ManagerClaim *c = NULL;
         ManagerMdevSpec specs[MANAGER_CLAIM_DEVICES_MAX];
-        char uuids[MANAGER_CLAIM_DEVICES_MAX][UUID_STRING_MAX];
+        char uuids[MANAGER_CLAIM_DEVICES_MAX][UUID_STRING_MAX], vf_token[UUID_STRING_MAX];
         BusClaim *bc;
         size_t n = 0, n_mdevs = 0;
         int r;
@@ -775,6 +775,15 @@ static int claim(sd_bus_message *msg, BusFace *b, const char *lease, sd_bus_erro
                                 r = sd_bus_message_read(msg, "v", "t", &req.memlock);
                                 if (r < 0)
                                         return r;
+                        } else if (strcmp(key, "vfToken") == 0) {
+                                const char *token;
+                                r = sd_bus_message_read(msg, "v", "s", &token);
+                                if (r < 0)
+                                        return r;
+                                if (uuid_canonicalize(token, vf_token) < 0)
+                                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                                 "vfToken '%s' is not a UUID", token);
+                                req.vf_token = vf_token;
                         } else if (strcmp(key, "mdevs") == 0) {
                                 r = read_mdev_specs(msg, true, MANAGER_CLAIM_DEVICES_MAX, specs, uuids, &n_mdevs,
                                                     error);
@@ -782,7 +791,8 @@ static int claim(sd_bus_message *msg, BusFace *b, const char *lease, sd_bus_erro
                                         return r;
                         } else
                                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                         "unknown option '%s' (mode, holder, memlock, mdevs)", key);
+                                                         "unknown option '%s' (mode, holder, memlock, mdevs, "
+                                                         "vfToken)", key);
                         r = sd_bus_message_exit_container(msg);
                         if (r < 0)
                                 return r;

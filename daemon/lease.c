@@ -233,7 +233,8 @@ static void legacy_group_remove(Lease *l, uint32_t id) {
         *g = l->groups[--l->n_groups];
 }
 
-int lease_add_device(Lease *l, const char *name, uint32_t group, const char *cdev, LeaseFailure *f) {
+int lease_add_device(Lease *l, const char *name, uint32_t group, const char *cdev, const char *vf_token,
+                     LeaseFailure *f) {
         _cleanup_close_ int fd = -EBADF;
         LeaseDevice d = { .group = group, .fd = -EBADF, .req_fd = -EBADF };
         bool new_group = false;
@@ -257,7 +258,7 @@ int lease_add_device(Lease *l, const char *name, uint32_t group, const char *cde
                         return r;
                 new_group = r > 0;
                 if (l->mode == LEASE_MODE_BOUND) {
-                        fd = vfio_legacy_device_open(find_group(l, group)->fd, name);
+                        fd = vfio_legacy_device_open_token(find_group(l, group)->fd, name, vf_token);
                         if (fd < 0) {
                                 f->step = vfio_legacy_step_to_string(LEGACY_STEP_DEVICE_OPEN);
                                 f->reason = vfio_legacy_error_reason(LEGACY_STEP_DEVICE_OPEN, fd);

@@ -153,8 +153,10 @@ int lease_open(Lease *l, LeaseFailure *f);
  * container, or grant the holder's uid access to its node) and open the
  * device from the group (bound).  On failure nothing is added: files
  * opened are closed (which unbinds), a group brought in for it is let
- * go. */
-int lease_add_device(Lease *l, const char *name, uint32_t group, const char *cdev, LeaseFailure *f);
+ * go.  @vf_token (legacy, bound): the VF token to open the device with
+ * (a VF whose PF is on vfio-pci), or NULL. */
+int lease_add_device(Lease *l, const char *name, uint32_t group, const char *cdev, const char *vf_token,
+                     LeaseFailure *f);
 
 /** lease_find_device() - the index of @name, or -ENOENT. */
 int lease_find_device(const Lease *l, const char *name);

@@ -115,6 +115,7 @@ typedef struct ClaimOp {
         size_t next_mdev;
         sd_event_source *mdev_source;   /* the deferred start, then the wait for a new mdev */
         uint64_t mdev_deadline;         /* CLOCK_MONOTONIC: the new mdev must be seen by then */
+        char vf_token[UUID_STRING_MAX]; /* ManagerClaimRequest.vf_token, or "" */
         char bus_name[256];             /* the caller's, kept for polkit after the mdevs */
         int caller_pidfd;               /* likewise (a dup), or -EBADF */
         /* CLOCK_MONOTONIC, for the grant's log line: asked, checked
@@ -1045,6 +1046,21 @@ static void bind_error(ClaimOp *op, const char *device, const LeaseFailure *f, i
                   device ? device : "the lease", step, f->reason ? f->reason : strerror(-r));
 }
 
+/* The VF token to open @d with on the legacy backend: the caller's, for
+ * a VF whose PF vfio-pci drives (vfio-pci asks for the token the PF's
+ * user set, a random one until then, and refuses one for any other
+ * device).  (The iommufd cdev path of Linux 6.12 asks for none.) */
+static const char *vf_token_for(ClaimOp *op, const Device *d) {
+        const Device *pf;
+
+        if (!op->vf_token[0] || d->kind != DEVICE_PCI || !d->physfn)
+                return NULL;
+        pf = registry_get_device(op->manager->registry, d->physfn);
+        if (!pf || !pf->driver || !device_driver_is_vfio(pf->driver))
+                return NULL;
+        return op->vf_token;
+}
+
 static void claim_bind(ClaimOp *op) {
         Manager *m = op->manager;
         LeaseFailure f = { 0 };
@@ -1135,7 +1151,7 @@ static void claim_bind(ClaimOp *op) {
                         claim_fail(op);
                         return;
                 }
-                r = lease_add_device(l, d->name, (uint32_t) d->iommu_group, d->vfio_cdev, &f);
+                r = lease_add_device(l, d->name, (uint32_t) d->iommu_group, d->vfio_cdev, vf_token_for(op, d), &f);
                 if (r < 0) {
                         bind_error(op, d->name, &f, r);
                         claim_fail(op);
@@ -1539,6 +1555,11 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
         op->mode = req->mode;
         op->holder_pidfd = req->holder_pidfd;
         op->memlock = req->memlock;
+        if (req->vf_token && uuid_canonicalize(req->vf_token, op->vf_token) < 0) {
+                safe_close(req->holder_pidfd);
+                free(op);
+                return -EINVAL;
+        }
         op->done = done;
         op->userdata = userdata;
         op->err.group = -1;

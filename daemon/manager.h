@@ -195,6 +195,8 @@ typedef struct ManagerClaimRequest {
         size_t n;
         const ManagerMdevSpec *mdevs;   /* mdevs to create and add to the claim */
         size_t n_mdevs;                 /* n + n_mdevs <= MANAGER_CLAIM_DEVICES_MAX */
+        const char *vf_token;           /* canonical UUID: the VF token of VFs whose PF is on
+                                         * vfio-pci (legacy backend), or NULL */
         LeaseMode mode;                 /* a new lease's; AddDevices keeps the lease's */
         int holder_pidfd;               /* taken, also on failure: the process the lease follows */
         uint64_t memlock;               /* raise the holder's RLIMIT_MEMLOCK to this; 0: leave it */
@@ -243,7 +245,8 @@ int manager_check_holder(int pidfd, ManagerError *err);
  * authorized as CreateMdev is, org.iommud.manage-mdev) and claims them
  * with the named devices; a failed claim removes them again, and the
  * lease removes them once it lets go of them.
- * Returns -ENOMEM only (then @done is not called). */
+ * Returns -ENOMEM, or -EINVAL for a @req->vf_token that is no UUID (the
+ * faces check it first); then @done is not called. */
 int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimRequest *req, ManagerClaimDone done,
                   void *userdata, ManagerClaim **ret_claim);
 

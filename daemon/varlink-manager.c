@@ -536,12 +536,20 @@ static int method_claim(VarlinkCall *c, json_object *params, void *userdata) {
         bool add = strcmp(varlink_call_get_method(c), IFACE ".AddDevices") == 0;
         int64_t holder = -1, memlock = 0;
         ManagerMdevSpec specs[MANAGER_CLAIM_DEVICES_MAX];
-        char uuids[MANAGER_CLAIM_DEVICES_MAX][UUID_STRING_MAX];
+        char uuids[MANAGER_CLAIM_DEVICES_MAX][UUID_STRING_MAX], vf_token[UUID_STRING_MAX];
         size_t n = 0, n_mdevs = 0;
         int r;
 
         if (get_mdev_specs(params, MANAGER_CLAIM_DEVICES_MAX, specs, uuids, &n_mdevs) < 0)
                 return varlink_call_reply_invalid_parameter(c, "mdevs");
+        {
+                const char *token = NULL;
+                r = varlink_json_get_string(params, "vfToken", false, 64, &token);
+                if (r < 0 || (token && uuid_canonicalize(token, vf_token) < 0))
+                        return varlink_call_reply_invalid_parameter(c, "vfToken");
+                if (token)
+                        req.vf_token = vf_token;
+        }
         /* devices: [] when the claim is for new mdevs only. */
         {
                 json_object *d = NULL;

@@ -105,17 +105,29 @@ int vfio_legacy_set_iommu(int container_fd) {
         return 0;
 }
 
-int vfio_legacy_device_open(int group_fd, const char *name) {
-        char buf[PCI_ADDRESS_STRING_MAX > UUID_STRING_MAX ? PCI_ADDRESS_STRING_MAX : UUID_STRING_MAX];
+int vfio_legacy_device_open_token(int group_fd, const char *name, const char *vf_token) {
+        char buf[PCI_ADDRESS_STRING_MAX + sizeof(" vf_token=") + UUID_STRING_MAX];
+        char token[UUID_STRING_MAX];
+        size_t n;
         int fd;
 
         /* The kernel matches the string against the device names (and
          * vfio-pci parses " vf_token=" after it): give it nothing but a
-         * name we parsed ourselves. */
+         * name, and a token, we parsed ourselves. */
         if (pci_address_canonicalize(name, buf) < 0 && uuid_canonicalize(name, buf) < 0)
                 return -EINVAL;
+        if (vf_token) {
+                if (uuid_canonicalize(vf_token, token) < 0)
+                        return -EINVAL;
+                n = strlen(buf);
+                snprintf(buf + n, sizeof(buf) - n, " vf_token=%s", token);
+        }
         fd = ioctl(group_fd, VFIO_GROUP_GET_DEVICE_FD, buf);
         return fd < 0 ? -errno : fd;
+}
+
+int vfio_legacy_device_open(int group_fd, const char *name) {
+        return vfio_legacy_device_open_token(group_fd, name, NULL);
 }
 
 int vfio_device_req_eventfd(int device_fd) {
@@ -240,6 +252,9 @@ const char *vfio_legacy_error_reason(LegacyStep step, int error) {
                         return "not a device name (a PCI address or an mdev UUID), or the group has no IOMMU set";
                 if (error == -ENODEV)
                         return "no such device in the group";
+                if (error == -EACCES)
+                        return "the device is an SR-IOV VF whose PF is on vfio-pci: it opens only with the VF token "
+                               "the PF's user set (a claim's vfToken), and none was given or it does not match";
                 break;
         case LEGACY_STEP_UNMAP_ALL:
                 if (error == -EOPNOTSUPP)

@@ -87,6 +87,13 @@ int vfio_legacy_set_iommu(int container_fd);
  * IOMMU set. */
 int vfio_legacy_device_open(int group_fd, const char *name);
 
+/** vfio_legacy_device_open_token() - the same, with @vf_token (a UUID, or
+ * NULL for none) after the name: vfio-pci asks for the token of a VF
+ * whose PF it drives (-EACCES without it, or with another than the PF's;
+ * -EINVAL from the kernel when one is given for a VF whose PF it does
+ * not drive). */
+int vfio_legacy_device_open_token(int group_fd, const char *name, const char *vf_token);
+
 /** vfio_device_req_eventfd() - a new eventfd the kernel signals when it
  * asks for device @device_fd back (the device is being removed or
  * unbound, and the kernel waits for its files to close): the request

@@ -479,6 +479,11 @@ static void test_claim_refusals(void **state) {
         expect_refused(f, false, "Claim \"['0000:01:01.0']\" \"{'mode': <'sideways'>}\"", "InvalidArgs", "sideways");
         expect_refused(f, false, "Claim \"['0000:01:01.0']\" \"{'colour': <'red'>}\"", "InvalidArgs", "colour");
         expect_refused(f, false, "Claim \"['0000:01:01.0', '01:01.0']\" \"{}\"", "InvalidArgs", "named twice");
+        expect_refused(f, false, "Claim \"['0000:01:01.0']\" \"{'vfToken': <'../x'>}\"", "InvalidArgs", "vfToken");
+        out = run(&st, "%s --socket %s claim --vf-token ../x 0000:01:01.0 -- true", iommuctl, f->sock);
+        assert_int_equal(st, 2);
+        assert_non_null(strstr(out, "--vf-token takes a UUID"));
+        free(out);
         /* Not root, no polkit: PermissionDenied. */
         expect_refused(f, true, "Claim \"['0000:01:01.0']\" \"{}\"", "org.iommud1.Error.PermissionDenied", NULL);
         out = run(&st, "%s --socket %s --json leases | jq length", iommuctl, f->sock);

@@ -219,22 +219,55 @@ out=$(iommuctl --json sriov $pf 2) || fail "vfio-pci with enable_sriov: $out"
 [ "$(numvfs)" = 2 ] || fail "vfio-pci with enable_sriov: $(numvfs) VFs"
 vf=$(vf_list | head -n1)
 # The VF's VFIO device: the cdev (6.12) does not ask for the PF's VF
-# token; the legacy group does (EACCES), and iommud passes none yet.
+# token; the legacy group does, on either kernel: the token the PF's user
+# set (random until then), which a claim passes as vfToken.
 iommuctl prepare $vf >/dev/null || fail "prepare $vf failed"
-rc=0; out=$(iommuctl claim $vf -- python3 -c "${getinfo%time.sleep(600)}" "{fd:$vf}" 2>&1) || rc=$?
+getinfo1=${getinfo%time.sleep(600)}
 if [ "$(iommuctl --json status | jq -r .leaseBackend)" = iommufd ]; then
+	rc=0; out=$(iommuctl claim $vf -- python3 -c "$getinfo1" "{fd:$vf}" 2>&1) || rc=$?
 	[ $rc = 0 ] || fail "claim of $vf (its PF on vfio-pci): $out"
 	ok "PF on vfio-pci, enable_sriov=Y: 2 VFs; VF $vf claimed through iommufd, no VF token asked: $(grep GET_INFO <<<"$out")"
-else
-	[ $rc != 0 ] || fail "the legacy claim of $vf worked without a VF token: the kernel no longer asks for it?"
-	ok "PF on vfio-pci, enable_sriov=Y: 2 VFs; legacy claim of VF $vf refused as expected without the PF's VF token (iommud passes none yet): $(head -n1 <<<"$out")"
 fi
+use_config <<CONF
+[Assignable]
+Parent=$pf
+Address=$pf
+[Leases]
+Backend=legacy
+CONF
+token=5b2f1c0e-8d3a-4e6f-9a1b-2c3d4e5f6a7b
+rc=0; out=$(iommuctl --json claim $vf -- true 2>/dev/null) || rc=$?
+jq -e '.error == "org.iommud.Manager.BindFailed" and .parameters.errno == 13' <<<"$out" >/dev/null ||
+	fail "legacy claim of $vf without the PF's VF token: $out"
+jq -r .parameters.message <<<"$out" | grep -q "opens only with the VF token the PF's user set" ||
+	fail "no VF token: the message: $out"
+# The PF's user: a lease on the PF whose holder sets the token
+# (VFIO_DEVICE_FEATURE, SET | PCI_VF_TOKEN) and keeps the PF.
+settoken='import fcntl, struct, sys, time, uuid
+fcntl.ioctl(int(sys.argv[1]), (ord(";") << 8) | 117, struct.pack("=II16s", 24, 1 << 17, uuid.UUID(sys.argv[2]).bytes))
+print("ok: VF token set on the PF", flush=True)
+time.sleep(600)'
+iommuctl claim $pf -- python3 -c "$settoken" "{fd:$pf}" $token >/tmp/sriov-pf.out 2>&1 & pfholder=$!
+wait_for 20 grep -q "token set" /tmp/sriov-pf.out || { cat /tmp/sriov-pf.out; fail "the PF's holder did not set the VF token"; }
+rc=0; out=$(iommuctl claim --vf-token $token $vf -- python3 -c "$getinfo1" "{fd:$vf}" 2>&1) || rc=$?
+[ $rc = 0 ] || fail "legacy claim of $vf with the PF's VF token: $out"
+rc=0; out=$(iommuctl --json claim --vf-token 0e9a3d59-6f43-4d2e-8c1b-2a8f8a3f7d10 $vf -- true 2>/dev/null) || rc=$?
+jq -e '.error == "org.iommud.Manager.BindFailed" and .parameters.errno == 13' <<<"$out" >/dev/null ||
+	fail "legacy claim of $vf with a wrong VF token: $out"
+kill $pfholder; wait $pfholder 2>/dev/null || true
+wait_for 15 sh -c "[ \"\$(iommuctl --json show $pf | jq -r .claim)\" = free ]" || fail "the PF's group is not free"
+[ "$(iommuctl --json leases | jq length)" = 0 ] || fail "a lease is left: $(iommuctl --json leases)"
+ok "legacy backend, PF on vfio-pci: VF $vf refused without the VF token and with a wrong one (BindFailed, EACCES); claimed with the token the PF's holder set"
+use_config <<CONF
+[Assignable]
+Parent=$pf
+CONF
 iommuctl sriov $pf 0 >/dev/null || fail "removing the VFs of the vfio-pci PF failed"
 [ "$(numvfs)" = 0 ] || fail "$(numvfs) VFs left"
 echo "$old_param" > $param
 
 echo 1 > "$pfdir/sriov_drivers_autoprobe"
 [ "$pf_driver" = pci-pf-stub ] || restore_driver $pf
-rm -f /tmp/sriov-claim.out
+rm -f /tmp/sriov-claim.out /tmp/sriov-pf.out
 use_config </dev/null
 true
