@@ -749,6 +749,19 @@ static int cmd_status(VarlinkClient *c) {
                 print_json(reply);
         else {
                 printf("%12s: %s\n", "version", sget(reply, "version"));
+                if (sget(reply, "started")) {
+                        time_t t = (time_t) (json_object_get_int64(json_object_object_get(reply, "started")) / 1000000);
+                        long up = (long) (time(NULL) - t);
+                        char since[64] = "?";
+                        struct tm tm;
+
+                        if (localtime_r(&t, &tm))
+                                strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S", &tm);
+                        if (up < 0)
+                                up = 0;
+                        printf("%12s: pid %s, up %ldd %02ld:%02ld:%02ld (since %s)\n", "daemon", sget(reply, "pid"),
+                               up / 86400, up / 3600 % 24, up / 60 % 60, up % 60, since);
+                }
                 printf("%12s: %s (iommufd %s, VFIO cdev %s, legacy container %s)\n", "backend", sget(reply, "backend"),
                        bget(reply, "iommufd") ? "yes" : "no", bget(reply, "vfioCdev") ? "yes" : "no",
                        bget(reply, "legacyContainer") ? "yes" : "no");

@@ -67,7 +67,7 @@ typedef struct Property {
         X(Version, "s") X(Backend, "s") X(Iommufd, "b") X(VfioCdev, "b") X(LegacyContainer, "b")             \
         X(Devices, "u") X(Groups, "u") X(Mdevs, "u") X(Events, "t") X(Rescans, "t") X(Overruns, "t")         \
         X(Config, "s") X(ConfigFound, "b") X(AssignableRules, "u") X(Prepared, "u") X(LeaseBackend, "s")     \
-        X(Leases, "u") X(ReleasingGroups, "u")
+        X(Leases, "u") X(ReleasingGroups, "u") X(Pid, "u") X(Started, "t")
 
 #define ENTRY(n, s) { #n, s },
 static const Property device_properties[] = { DEVICE_PROPERTIES(ENTRY) { NULL, NULL } };

@@ -23,6 +23,7 @@ struct ManagerWatch {
 };
 
 struct Manager {
+        uint64_t started_usec;  /* CLOCK_REALTIME, when this process made its manager */
         sd_event *event;
         Sysfs *sysfs;
         Registry *registry;

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -145,6 +146,11 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         if (!m)
                 return -ENOMEM;
         m->mountinfo_fd = m->rtnl_fd = -EBADF;
+        {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                m->started_usec = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+        }
         /* For sd_event_add_child() (modprobe): blocked before any thread. */
         {
                 sigset_t mask;
@@ -435,6 +441,8 @@ json_object *manager_status(Manager *m) {
         json_object_object_add(o, "leases", json_object_new_int64((int64_t) manager_lease_count(m)));
         json_object_object_add(o, "releasingGroups",
                                json_object_new_int64((int64_t) claim_count(m->claims, CLAIM_RELEASING)));
+        json_object_object_add(o, "pid", json_object_new_int64((int64_t) getpid()));
+        json_object_object_add(o, "started", json_object_new_int64((int64_t) m->started_usec));
         return o;
 }
 

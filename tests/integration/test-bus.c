@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -315,6 +316,44 @@ static void test_manager_properties_fresh(void **state) {
         free(a);
         free(b);
         free(v);
+}
+
+/* The daemon's pid and start time: iommud's own, the same on both faces,
+ * and iommuctl status says how long it is up. */
+static void test_status_pid_started(void **state) {
+        Fixture *f = *state;
+        char want[64], *out;
+        long long started;
+        struct timespec ts;
+        int st;
+
+        snprintf(want, sizeof(want), "u %d\n", (int) f->daemon);
+        out = run(&st, "busctl --address=%s get-property org.iommud1 /org/iommud1 org.iommud1.Manager Pid", f->address);
+        assert_string_equal(out, want);
+        free(out);
+        out = run(&st, "%s --socket %s --json status | jq -j .pid", iommuctl, f->sock);
+        snprintf(want, sizeof(want), "%d", (int) f->daemon);
+        assert_string_equal(out, want);
+        free(out);
+        out = run(&st, "%s --socket %s --json status | jq -j .started", iommuctl, f->sock);
+        started = atoll(out);
+        free(out);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        {
+                long long now = (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+                if (started <= 0 || started > now || started < now - 120 * 1000000LL)
+                        fail_msg("started %lld is not within the last two minutes (now %lld)", started, now);
+        }
+        snprintf(want, sizeof(want), "t %lld\n", started);
+        out = run(&st, "busctl --address=%s get-property org.iommud1 /org/iommud1 org.iommud1.Manager Started",
+                  f->address);
+        assert_string_equal(out, want);
+        free(out);
+        out = run(&st, "%s --socket %s status", iommuctl, f->sock);
+        snprintf(want, sizeof(want), "daemon: pid %d, up 0d 00:0", (int) f->daemon);
+        if (!strstr(out, want))
+                fail_msg("iommuctl status: wanted \"%s\" in:\n%s", want, out);
+        free(out);
 }
 
 /* Changes reach a watcher as signals: a bind as PropertiesChanged, a
@@ -638,6 +677,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_claim_refusals, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_claim_mdev_refusals, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_status_pid_started, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bus_restart, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_no_bus_at_start, setup_no_bus, teardown),
                 cmocka_unit_test_setup_teardown(test_no_dbus_option, setup_no_dbus, teardown),
