@@ -254,104 +254,104 @@ static int check_remove(Manager *m, const char *uuid, bool claimed_ok, ManagerEr
         return 0;
 }
 
-int manager_create_mdev(Manager *m, const ManagerCaller *caller, const char *parent, const char *type,
-                        const char *uuid, ManagerMdevDone done, void *userdata) {
-        MdevOp *op = op_new(m, caller, false, done, userdata);
+/* Fill @op (its UUID set, or for a creation chosen at random) and make
+ * the checks of its kind: 0 when the kernel may be asked; 1 when @op was
+ * refused (@done called, @op freed); -ENOMEM (@op freed).  @internal: a
+ * claim's own mdev or a [Persistent] one, where the claim table is not
+ * looked at (the claim asking holds the group). */
+static int op_prepare(MdevOp *op, const char *parent, const char *type, const char *uuid, bool internal) {
+        Manager *m = op->manager;
         ManagerError e = { .group = -1 };
-        const char *devices[1];
-        ManagerAuthRequest req = { .action = POLKIT_ACTION_MANAGE_MDEV, .verb = "create an mdev on", .group = -1 };
         int r;
 
-        if (!op)
-                return -ENOMEM;
-        snprintf(op->parent, sizeof(op->parent), "%s", parent);
-        snprintf(op->type, sizeof(op->type), "%s", type);
         if (uuid)
                 snprintf(op->uuid, sizeof(op->uuid), "%s", uuid);
-        else if ((r = mdev_uuid_new(op->uuid)) < 0) {
+        else if (!op->remove && (r = mdev_uuid_new(op->uuid)) < 0) {
                 mdev_op_free(op);
                 return r;
         }
+        if (op->remove) {
+                if (check_remove(m, op->uuid, internal, &e) < 0) {
+                        refuse(op, &e);
+                        return 1;
+                }
+                if (asprintf(&op->dir, "bus/mdev/devices/%s", op->uuid) < 0) {
+                        mdev_op_free(op);
+                        return -ENOMEM;
+                }
+                return 0;
+        }
+        snprintf(op->parent, sizeof(op->parent), "%s", parent);
+        snprintf(op->type, sizeof(op->type), "%s", type);
         r = check_create(m, parent, type, op->uuid, 1, &op->dir, &e);
-        if (r == -EINVAL)
-                return refuse(op, &e);
+        if (r == -EINVAL) {
+                refuse(op, &e);
+                return 1;
+        }
         if (r < 0) {
                 mdev_op_free(op);
                 return r;
         }
-        devices[0] = op->parent;
+        return 0;
+}
+
+/* A client's CreateMdev or RemoveMdev: checked, then polkit. */
+static int client_op(Manager *m, const ManagerCaller *caller, bool remove, const char *parent, const char *type,
+                     const char *uuid, ManagerMdevDone done, void *userdata) {
+        MdevOp *op = op_new(m, caller, remove, done, userdata);
+        const char *devices[1];
+        ManagerAuthRequest req = { .action = POLKIT_ACTION_MANAGE_MDEV,
+                                   .verb = remove ? "remove the mdev" : "create an mdev on", .group = -1 };
+        int r;
+
+        if (!op)
+                return -ENOMEM;
+        r = op_prepare(op, parent, type, uuid, false);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        devices[0] = remove ? op->uuid : op->parent;
         req.devices = devices;
         req.n_devices = 1;
-        req.mdev_type = op->type;
+        req.mdev_type = remove ? NULL : op->type;
         r = manager_authorize(m, caller, &req, authorized, op);
         if (r < 0)
                 mdev_op_free(op);
         return r;
 }
 
+int manager_create_mdev(Manager *m, const ManagerCaller *caller, const char *parent, const char *type,
+                        const char *uuid, ManagerMdevDone done, void *userdata) {
+        return client_op(m, caller, false, parent, type, uuid, done, userdata);
+}
+
 int manager_remove_mdev(Manager *m, const ManagerCaller *caller, const char *uuid, ManagerMdevDone done,
                         void *userdata) {
-        MdevOp *op = op_new(m, caller, true, done, userdata);
-        ManagerError e = { .group = -1 };
-        const char *devices[1];
-        ManagerAuthRequest req = { .action = POLKIT_ACTION_MANAGE_MDEV, .verb = "remove the mdev", .group = -1 };
-        int r;
-
-        if (!op)
-                return -ENOMEM;
-        snprintf(op->uuid, sizeof(op->uuid), "%s", uuid);
-        if (check_remove(m, op->uuid, false, &e) < 0)
-                return refuse(op, &e);
-        if (asprintf(&op->dir, "bus/mdev/devices/%s", op->uuid) < 0) {
-                mdev_op_free(op);
-                return -ENOMEM;
-        }
-        devices[0] = op->uuid;
-        req.devices = devices;
-        req.n_devices = 1;
-        r = manager_authorize(m, caller, &req, authorized, op);
-        if (r < 0)
-                mdev_op_free(op);
-        return r;
+        return client_op(m, caller, true, NULL, NULL, uuid, done, userdata);
 }
 
 int manager_mdev_write(Manager *m, bool remove, const char *parent, const char *type, const char *uuid,
                        const char *why, ManagerMdevDone done, void *userdata) {
         ManagerCaller root = { .uid = 0, .pidfd = -EBADF };
         MdevOp *op = op_new(m, &root, remove, done, userdata);
-        ManagerError e = { .group = -1 };
         int r;
 
         if (!op)
                 return -ENOMEM;
         snprintf(op->why, sizeof(op->why), "%s", why);
-        snprintf(op->uuid, sizeof(op->uuid), "%s", uuid);
         if (remove) {
                 /* As sysfs has it now; gone already (its parent went, or
                  * it never showed up): nothing to remove. */
-                scanner_refresh_device(m->scanner, DEVICE_MDEV, op->uuid);
-                if (!registry_get_device(m->registry, op->uuid)) {
-                        log_debug("mdev %s is gone: nothing to remove", op->uuid);
+                scanner_refresh_device(m->scanner, DEVICE_MDEV, uuid);
+                if (!registry_get_device(m->registry, uuid)) {
+                        log_debug("mdev %s is gone: nothing to remove", uuid);
+                        snprintf(op->uuid, sizeof(op->uuid), "%s", uuid);
                         finish(op, NULL);
                         return 0;
                 }
-                if (check_remove(m, op->uuid, true, &e) < 0)
-                        return refuse(op, &e);
-                if (asprintf(&op->dir, "bus/mdev/devices/%s", op->uuid) < 0) {
-                        mdev_op_free(op);
-                        return -ENOMEM;
-                }
-        } else {
-                snprintf(op->parent, sizeof(op->parent), "%s", parent);
-                snprintf(op->type, sizeof(op->type), "%s", type);
-                r = check_create(m, parent, type, op->uuid, 1, &op->dir, &e);
-                if (r == -EINVAL)
-                        return refuse(op, &e);
-                if (r < 0) {
-                        mdev_op_free(op);
-                        return r;
-                }
         }
+        r = op_prepare(op, parent, type, uuid, true);
+        if (r != 0)
+                return r < 0 ? r : 0;
         authorized(m, NULL, op);
         return 0;
 }
