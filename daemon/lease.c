@@ -64,22 +64,16 @@ bool lease_mode_valid(LeaseBackend backend, LeaseMode mode) {
         return backend == LEASE_BACKEND_LEGACY ? mode != LEASE_MODE_PARKED : mode != LEASE_MODE_ACCESS;
 }
 
-int lease_new(LeaseBackend backend, LeaseMode mode, Lease **ret) {
+int lease_new_with_id(LeaseBackend backend, LeaseMode mode, uint64_t id, Lease **ret) {
         Lease *l;
         struct timespec ts;
 
-        if (!lease_mode_valid(backend, mode))
+        if (!lease_mode_valid(backend, mode) || id == 0)
                 return -EINVAL;
         l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;
-        /* Random, so an id from before a restart never names a new lease. */
-        do {
-                if (getrandom(&l->id, sizeof(l->id), 0) != sizeof(l->id)) {
-                        free(l);
-                        return -EIO;
-                }
-        } while (l->id == 0);
+        l->id = id;
         snprintf(l->id_string, sizeof(l->id_string), "%016" PRIx64, l->id);
         l->mode = mode;
         l->backend = backend;
@@ -88,6 +82,17 @@ int lease_new(LeaseBackend backend, LeaseMode mode, Lease **ret) {
         l->created_usec = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
         *ret = l;
         return 0;
+}
+
+int lease_new(LeaseBackend backend, LeaseMode mode, Lease **ret) {
+        uint64_t id;
+
+        /* Random, so an id from before a restart never names a new lease. */
+        do {
+                if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+                        return -EIO;
+        } while (id == 0);
+        return lease_new_with_id(backend, mode, id, ret);
 }
 
 static void group_let_go(Lease *l, LeaseGroup *g) {
@@ -391,6 +396,13 @@ int lease_take_moved(Lease *l, uint32_t group, LeaseMoved **ret, size_t *ret_n) 
         *ret = out;
         *ret_n = n;
         return 0;
+}
+
+bool lease_has_group_before(const Lease *l, size_t index) {
+        for (size_t k = 0; k < index && k < l->n_devices; k++)
+                if (l->devices[k].group == l->devices[index].group)
+                        return true;
+        return false;
 }
 
 bool lease_has_group(const Lease *l, uint32_t group) {

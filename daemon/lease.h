@@ -138,6 +138,9 @@ bool lease_mode_valid(LeaseBackend backend, LeaseMode mode);
 /** lease_new() - an empty lease with a fresh random id.  -EINVAL for a
  * mode the backend has not (parked on legacy, access on iommufd). */
 int lease_new(LeaseBackend backend, LeaseMode mode, Lease **ret);
+/** lease_new_with_id() - the same with id @id (not 0): a lease a
+ * restarted iommud takes back from its state file. */
+int lease_new_with_id(LeaseBackend backend, LeaseMode mode, uint64_t id, Lease **ret);
 const char *lease_backend_to_string(LeaseBackend b);
 /** lease_free() - closes iommud's references and the event sources; does
  * not cut DMA first (lease_cut_dma() does). */
@@ -192,6 +195,11 @@ int lease_add_moved(Lease *l, const LeaseMoved *moved, size_t n);
  * return them (*ret is NULL when there are none; the caller frees it).
  * -ENOMEM. */
 int lease_take_moved(Lease *l, uint32_t group, LeaseMoved **ret, size_t *ret_n);
+
+/** lease_has_group_before() - whether a device before @index is in the
+ * group of device @index: walking the devices, the first of each group
+ * is where this is false. */
+bool lease_has_group_before(const Lease *l, size_t index);
 
 /** lease_has_group() - whether any device of the lease is in @group. */
 bool lease_has_group(const Lease *l, uint32_t group);

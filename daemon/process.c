@@ -131,6 +131,7 @@ int process_identify(const char *proc, int pidfd, ProcessInfo *ret) {
                 return -EINVAL;
         p.uid = (uid_t) euid;
         process_read_comm(proc, p.pid, p.comm, sizeof(p.comm));
+        (void) process_start_time(proc, p.pid, &p.start_time);
         /* Still the same process: the pid was not reused meanwhile. */
         r = pidfd_is_alive(pidfd);
         if (r < 0)
@@ -172,4 +173,55 @@ int pidfd_open_pid(pid_t pid) {
                 return -ESRCH;
         fd = (int) syscall(SYS_pidfd_open, pid, 0);
         return fd < 0 ? -errno : fd;
+}
+
+int process_start_time(const char *proc, pid_t pid, uint64_t *ret) {
+        char path[128], text[1024], *end;
+        const char *p;
+        unsigned long long v;
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "%s/%d/stat", proc, (int) pid);
+        n = read_small(path, text, sizeof(text));
+        if (n < 0)
+                return n == -ENOENT ? -ESRCH : (int) n;
+        /* "PID (COMM) S ...": the command may hold anything, ")" too; the
+         * fields start after the last ")".  starttime is field 22, the
+         * 20th after it. */
+        p = strrchr(text, ')');
+        if (!p)
+                return -EINVAL;
+        p++;
+        for (int field = 3; field < 22; field++) {
+                p = strchr(p + 1, ' ');
+                if (!p)
+                        return -EINVAL;
+        }
+        errno = 0;
+        v = strtoull(p + 1, &end, 10);
+        if (errno || end == p + 1 || (*end != ' ' && *end != '\n' && *end != 0))
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int pidfd_open_verified(const char *proc, pid_t pid, uint64_t start_time) {
+        uint64_t t;
+        int fd, r;
+
+        fd = pidfd_open_pid(pid);
+        if (fd < 0)
+                return fd;
+        /* The pidfd first, then the start time: if it matches, the pid
+         * was that process when the pidfd was made. */
+        r = process_start_time(proc, pid, &t);
+        if (r >= 0 && t != start_time)
+                r = -ESRCH;
+        if (r >= 0 && pidfd_is_alive(fd) <= 0)
+                r = -ESRCH;
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        return fd;
 }

@@ -19,6 +19,8 @@ typedef struct ProcessInfo {
         pid_t pid;
         uid_t uid;              /* effective, as SO_PEERCRED reports it */
         char comm[17];
+        uint64_t start_time;    /* clock ticks after boot (/proc/PID/stat), 0: unknown:
+                                 * with the pid, names the process across a restart */
 } ProcessInfo;
 
 /** pidfd_get_pid() - the pid @pidfd refers to (its fdinfo's "Pid:").
@@ -36,6 +38,16 @@ int pidfd_is_alive(int pidfd);
 /** process_identify() - pid, effective uid and command of @pidfd's
  * process, read beneath @proc ("/proc"). */
 int process_identify(const char *proc, int pidfd, ProcessInfo *ret);
+
+/** process_start_time() - field 22 of /proc/PID/stat beneath @proc:
+ * when the process started, in clock ticks after boot.  -ESRCH. */
+int process_start_time(const char *proc, pid_t pid, uint64_t *ret);
+
+/** pidfd_open_verified() - a pidfd of process @pid, but only while @pid
+ * is still the process that started at @start_time (a pid can be reused):
+ * what a restarted iommud has of a holder it did not keep a pidfd of.
+ * -ESRCH when that process is gone. */
+int pidfd_open_verified(const char *proc, pid_t pid, uint64_t start_time);
 
 /** process_read_comm() - /proc/PID/comm, for display only ("" when gone). */
 void process_read_comm(const char *proc, pid_t pid, char *buf, size_t size);
