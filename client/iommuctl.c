@@ -740,6 +740,37 @@ static int cmd_sriov(VarlinkClient *c, char **args, int n) {
         return EXIT_OK;
 }
 
+/* What the daemon took back at its start: the leases of the process
+ * before it (a restart or a crash), see iommud(8), RESTARTS. */
+static void print_last_start(json_object *ls) {
+        const char *file = ls ? sget(ls, "stateFile") : NULL;
+        long rec, without, ended, unknown;
+
+        if (!file)
+                return;
+        rec = (long) json_object_get_int64(json_object_object_get(ls, "recoveredLeases"));
+        without = (long) json_object_get_int64(json_object_object_get(ls, "withoutFiles"));
+        ended = (long) json_object_get_int64(json_object_object_get(ls, "endedLeases"));
+        unknown = (long) json_object_get_int64(json_object_object_get(ls, "unknownGroups"));
+        if (rec == 0 && unknown == 0 && strcmp(file, "ok") != 0 && strcmp(file, "damaged") != 0) {
+                printf("%12s: nothing to take back (no state file of an earlier run)\n", "at start");
+                return;
+        }
+        printf("%12s: took back %ld lease(s)", "at start", rec);
+        if (without)
+                printf(", %ld without their files (iommud had been stopped)", without);
+        if (ended)
+                printf("; %ld ended then (holder gone, or nobody held their devices)", ended);
+        if (unknown)
+                printf("; %ld group(s) held by processes of no known lease", unknown);
+        if (strcmp(file, "damaged") == 0)
+                printf("; the state file was DAMAGED (%s) and not trusted",
+                       sget(ls, "problem") ? sget(ls, "problem") : "?");
+        else if (strcmp(file, "other-boot") == 0)
+                printf("; the state file was from another boot");
+        printf("\n");
+}
+
 static int cmd_status(VarlinkClient *c) {
         json_object *reply = NULL;
         int r = call(c, IFACE ".GetStatus", NULL, &reply);
@@ -782,6 +813,7 @@ static int cmd_status(VarlinkClient *c) {
                 printf("%12s: %s held, %s group(s) releasing ('iommuctl leases' lists them)\n", "leases",
                        sget(reply, "leases") ? sget(reply, "leases") : "0",
                        sget(reply, "releasingGroups") ? sget(reply, "releasingGroups") : "0");
+                print_last_start(json_object_object_get(reply, "lastStart"));
         }
         json_object_put(reply);
         return EXIT_OK;

@@ -9,6 +9,7 @@
 
 #include "claims.h"
 #include "host-guard.h"
+#include "lease-state.h"
 #include "manager.h"
 #include "prepared.h"
 #include "rebind.h"
@@ -56,6 +57,9 @@ struct Manager {
         Hashmap *releasing;     /* group key -> Releasing */
         Hashmap *pending_mdevs; /* UUID -> the claim creating that mdev */
         sd_event_source *lease_check;   /* deferred: lease devices vs. the registry */
+
+        /* manager-restart.c: the state file and the fd store */
+        struct RestartState *restart;
 
         /* manager-sriov.c: the SetNumVfs calls under way */
         struct SriovOp *sriov_ops;
@@ -130,6 +134,40 @@ void manager_lease_device_event(Manager *m, const Device *d);
  * may come back for a new device). */
 void manager_lease_group_event(Manager *m, uint32_t group);
 size_t manager_lease_count(Manager *m);
+/* The claim table's owner of a group found held at start by a process
+ * iommud knows no lease of (a lease id is random, never this). */
+#define RELEASING_UNKNOWN_OWNER UINT64_MAX
+#define LEASE_DEVICES_ADOPT_MAX 256
+/* A lease taken back from the state file (manager-restart.c): its groups
+ * held in the claim table, its holder, release deadline and the kernel's
+ * requests watched.  -EBUSY when a group of it is taken already. */
+int manager_lease_adopt(Manager *m, Lease *l);
+/* A releasing record from the state file (or one made up for a group
+ * held by someone iommud knows nothing of: @rec->lease ""): the group is
+ * releasing until the probe finds nobody holds it.  Takes @rec's arrays. */
+int manager_releasing_adopt(Manager *m, StateReleasing *rec);
+/* The releasing records, borrowed (valid until the loop runs again). */
+size_t manager_releasing_records(Manager *m, StateReleasing *out, size_t max);
+size_t manager_releasing_count(Manager *m);
+/* Whether any process holds a device of @l's groups (the releasing
+ * probe, once): for a lease taken back without its files. */
+bool manager_lease_devices_held(Manager *m, const Lease *l);
+
+/* manager-restart.c */
+int manager_restart_init(Manager *m);
+void manager_restart_done(Manager *m);
+/* The fds systemd passed (socket activation, the fd store): the varlink
+ * socket's, or -1; the stored ones are kept for the recovery. */
+int manager_restart_take_fds(Manager *m, int *ret_varlink_fd);
+/* Take back the leases of the state file and the fd store: before the
+ * front ends listen. */
+int manager_restart_recover(Manager *m);
+/* The leases changed: write the state file and bring the fd store in
+ * line, before the caller is answered. */
+void manager_state_sync(Manager *m);
+/* GetStatus's "lastStart". */
+json_object *manager_restart_status(Manager *m);
+
 /* Whether mdev @uuid is being created for a claim not yet granted: no
  * one else may claim or remove it meanwhile. */
 bool manager_mdev_is_pending(Manager *m, const char *uuid);

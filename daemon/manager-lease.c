@@ -40,6 +40,7 @@
 #include "holders.h"
 #include "iommufd.h"
 #include "lease.h"
+#include "lease-state.h"
 #include "vfio-legacy.h"
 #include "manager-internal.h"
 #include "mdev.h"
@@ -54,15 +55,12 @@
 /* A group after its lease: waiting for the kernel to say it is free. */
 typedef struct Releasing {
         Manager *manager;
-        uint32_t group;
+        /* What the state file keeps: the group, its lease (and its holder,
+         * for GroupBusy; lease "" for a group held by a process iommud
+         * found at its start and knows nothing of), the cdevs to probe,
+         * what the claim moved here (restored once free). */
+        StateReleasing rec;
         char key[12];
-        char lease[LEASE_ID_STRING_MAX];
-        ProcessInfo holder;             /* the lease's holder, for GroupBusy */
-        LeaseMoved *restore;            /* what the claim moved here: restored once free */
-        size_t n_restore;
-        LeaseBackend backend;
-        char (*cdevs)[16];
-        size_t n_cdevs;
         sd_event_source *timer;
         uint64_t interval;
         Holder seen;                    /* the last holder the walk found */
@@ -231,7 +229,8 @@ void manager_annotate_claim(Manager *m, int64_t group, json_object *o) {
 
         snprintf(id, sizeof(id), "%016llx", (unsigned long long) owner);
         json_object_object_add(o, "claim", json_object_new_string(claim_state_to_string(s)));
-        json_object_object_add(o, "lease", s != CLAIM_FREE ? json_object_new_string(id) : NULL);
+        json_object_object_add(o, "lease",
+                               s != CLAIM_FREE && owner != RELEASING_UNKNOWN_OWNER ? json_object_new_string(id) : NULL);
 }
 
 json_object *manager_group_to_json(Manager *m, const Group *g) {
@@ -263,8 +262,19 @@ static void set_busy(Manager *m, ManagerError *err, uint32_t group) {
 
         if (l)
                 refresh_holder(m, l);
-        who = l ? &l->holder : rel ? &rel->holder : NULL;
+        who = l ? &l->holder : rel ? &rel->rec.holder : NULL;
         err->group = group;
+        if (s == CLAIM_RELEASING && owner == RELEASING_UNKNOWN_OWNER) {
+                manager_set_error(err, "GroupBusy", NULL,
+                                  "IOMMU group %u is held by a process iommud knows no lease of (found when iommud "
+                                  "started%s%s): iommud hands it out once no process holds its devices",
+                                  group, rel && rel->seen_valid ? ", now " : "",
+                                  rel && rel->seen_valid ? rel->seen.comm : "");
+                snprintf(err->state, sizeof(err->state), "%s", claim_state_to_string(s));
+                if (rel && rel->seen_valid)
+                        err->pid = rel->seen.pid;
+                return;
+        }
         snprintf(err->lease, sizeof(err->lease), "%016llx", (unsigned long long) owner);
         snprintf(err->state, sizeof(err->state), "%s", claim_state_to_string(s));
         if (who) {
@@ -300,8 +310,7 @@ static void releasing_free(Releasing *rel) {
         if (!rel)
                 return;
         sd_event_source_disable_unref(rel->timer);
-        free(rel->cdevs);
-        free(rel->restore);
+        state_releasing_done(&rel->rec);
         free(rel);
 }
 
@@ -328,6 +337,7 @@ static int restore_moved(Manager *m, const LeaseMoved *moved, size_t n, uint32_t
 /* A released group is free: in the claim table, and to watchers. */
 static void group_now_free(Manager *m, uint32_t group) {
         (void) claim_settle(m->claims, group);
+        manager_state_sync(m);
         log_info("IOMMU group %u is free", group);
         notify_group(m, group);
 }
@@ -375,17 +385,17 @@ static int probe(Releasing *rel) {
         IommufdStep step;
         int r;
 
-        for (size_t i = 0; i < rel->n_cdevs && k < 128; i++) {
-                snprintf(nodes[k], sizeof(nodes[k]), "/dev/vfio/devices/%s", rel->cdevs[i]);
+        for (size_t i = 0; i < rel->rec.n_cdevs && k < 128; i++) {
+                snprintf(nodes[k], sizeof(nodes[k]), "/dev/vfio/devices/%s", rel->rec.cdevs[i]);
                 paths[k] = nodes[k];
                 k++;
                 /* A hot-removed device's node is deleted while its
                  * holder keeps it open; the link then reads so. */
-                snprintf(nodes[k], sizeof(nodes[k]), "/dev/vfio/devices/%s (deleted)", rel->cdevs[i]);
+                snprintf(nodes[k], sizeof(nodes[k]), "/dev/vfio/devices/%s (deleted)", rel->rec.cdevs[i]);
                 paths[k] = nodes[k];
                 k++;
         }
-        snprintf(nodes[k], sizeof(nodes[k]), "/dev/vfio/%u", rel->group);
+        snprintf(nodes[k], sizeof(nodes[k]), "/dev/vfio/%u", rel->rec.group);
         paths[k] = nodes[k];
         k++;
         r = holders_find(m->proc_root, paths, k, getpid(), &rel->seen);
@@ -397,9 +407,9 @@ static int probe(Releasing *rel) {
 
         /* Nobody iommud can see: ask the kernel.  Legacy: the group node
          * is single-open, so an open fails (EBUSY) while anyone has it. */
-        if (rel->backend == LEASE_BACKEND_LEGACY) {
+        if (rel->rec.backend == LEASE_BACKEND_LEGACY) {
                 LegacyStep lstep;
-                r = vfio_legacy_group_open(rel->group, &lstep);
+                r = vfio_legacy_group_open(rel->rec.group, &lstep);
                 if (r >= 0)
                         safe_close(r);
                 rel->kernel_busy = r == -EBUSY;
@@ -413,9 +423,9 @@ static int probe(Releasing *rel) {
         if (ictx < 0)
                 return 1;       /* no iommufd: the walk is all there is */
         r = 0;
-        for (size_t i = 0; i < rel->n_cdevs; i++) {
+        for (size_t i = 0; i < rel->rec.n_cdevs; i++) {
                 uint32_t devid;
-                int fd = iommufd_device_open(rel->cdevs[i]);
+                int fd = iommufd_device_open(rel->rec.cdevs[i]);
 
                 if (fd < 0)
                         continue;       /* gone, or not on VFIO any more: holds nothing */
@@ -431,7 +441,7 @@ static int probe(Releasing *rel) {
          * flight in a socket, which the walk cannot see. */
         rel->kernel_busy = r == -EPERM || r == -EBUSY || r == -EINVAL;
         if (r < 0 && !rel->kernel_busy)
-                log_debug("Probing IOMMU group %u: bind: %s", rel->group, strerror(-r));
+                log_debug("Probing IOMMU group %u: bind: %s", rel->rec.group, strerror(-r));
         return !rel->kernel_busy;
 }
 
@@ -440,7 +450,7 @@ static int on_probe(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = rel->manager;
         bool was_seen = rel->seen_valid, was_busy = rel->kernel_busy;
         pid_t was_pid = rel->seen.pid;
-        uint32_t group = rel->group;
+        uint32_t group = rel->rec.group;
         _cleanup_free_ LeaseMoved *restore = NULL;
         size_t n_restore, n_created = 0;
         char lease[LEASE_ID_STRING_MAX];
@@ -460,9 +470,10 @@ static int on_probe(sd_event_source *s, uint64_t usec, void *userdata) {
                 return 0;
         }
         hashmap_remove(m->releasing, rel->key);
-        restore = TAKE_PTR(rel->restore);
-        n_restore = rel->n_restore;
-        snprintf(lease, sizeof(lease), "%s", rel->lease);
+        restore = TAKE_PTR(rel->rec.restore);
+        n_restore = rel->rec.n_restore;
+        rel->rec.n_restore = 0;
+        snprintf(lease, sizeof(lease), "%s", rel->rec.lease);
         releasing_free(rel);
         remove_created_mdevs(m, restore, n_restore, lease);
         for (size_t i = 0; i < n_restore; i++)
@@ -488,6 +499,52 @@ static int on_probe(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* Add the group's other members' cdevs (which a holder could have opened
+ * too) to @rel's.  -ENOMEM. */
+static int releasing_add_group_cdevs(Manager *m, Releasing *rel) {
+        const Group *g = registry_get_group(m->registry, rel->rec.group);
+
+        for (size_t i = 0; g && i < g->n_members; i++) {
+                const char *c = g->members[i]->vfio_cdev;
+                bool have = false;
+                void *p;
+
+                if (!c || strlen(c) >= 16)
+                        continue;
+                for (size_t k = 0; k < rel->rec.n_cdevs; k++)
+                        have = have || strcmp(rel->rec.cdevs[k], c) == 0;
+                if (have)
+                        continue;
+                p = realloc(rel->rec.cdevs, (rel->rec.n_cdevs + 1) * sizeof(*rel->rec.cdevs));
+                if (!p)
+                        return -ENOMEM;
+                rel->rec.cdevs = p;
+                snprintf(rel->rec.cdevs[rel->rec.n_cdevs++], 16, "%s", c);
+        }
+        return 0;
+}
+
+/* Put @rel (its record filled in) in the table and start probing.  On
+ * failure @rel is freed and the group stays releasing for ever: stuck is
+ * the safe side (never handed out twice). */
+static int releasing_start(Manager *m, Releasing *rel) {
+        int r;
+
+        rel->manager = m;
+        rel->interval = PROBE_FIRST_USEC;
+        snprintf(rel->key, sizeof(rel->key), "%u", rel->rec.group);
+        r = releasing_add_group_cdevs(m, rel);
+        if (r >= 0)
+                r = sd_event_add_time_relative(m->event, &rel->timer, CLOCK_MONOTONIC, 0, 0, on_probe, rel);
+        if (r >= 0)
+                r = hashmap_put(m->releasing, rel->key, rel);
+        if (r < 0) {
+                log_error("IOMMU group %u stays releasing: %s", rel->rec.group, strerror(-r));
+                releasing_free(rel);
+        }
+        return r;
+}
+
 /* @group leaves lease @l: releasing until nobody holds it; what the
  * lease's claims moved there goes with the record, to be restored. */
 static int start_releasing(Manager *m, Lease *l, uint32_t group) {
@@ -500,58 +557,58 @@ static int start_releasing(Manager *m, Lease *l, uint32_t group) {
         rel = calloc(1, sizeof(*rel));
         if (!rel)
                 goto oom;
-        rel->manager = m;
-        rel->group = group;
-        if (lease_take_moved(l, group, &rel->restore, &rel->n_restore) < 0)
+        rel->rec.group = group;
+        if (lease_take_moved(l, group, &rel->rec.restore, &rel->rec.n_restore) < 0)
                 goto oom;
-        rel->backend = l->backend;
-        rel->holder = l->holder;
-        rel->interval = PROBE_FIRST_USEC;
-        snprintf(rel->key, sizeof(rel->key), "%u", group);
-        snprintf(rel->lease, sizeof(rel->lease), "%s", l->id_string);
-        rel->cdevs = calloc(l->n_devices + 1, sizeof(*rel->cdevs));
-        if (!rel->cdevs)
+        rel->rec.backend = l->backend;
+        rel->rec.holder = l->holder;
+        snprintf(rel->rec.lease, sizeof(rel->rec.lease), "%s", l->id_string);
+        rel->rec.cdevs = calloc(l->n_devices + 1, sizeof(*rel->rec.cdevs));
+        if (!rel->rec.cdevs)
                 goto oom;
-        /* Every cdev of the group iommud knows: the lease's, and the
-         * group's other members (which the holder could have opened too). */
+        /* Every cdev of the group iommud knows: the lease's (which the
+         * registry may no longer list), then the group's other members. */
         for (size_t i = 0; i < l->n_devices; i++)
-                if (l->devices[i].group == group)
-                        memcpy(rel->cdevs[rel->n_cdevs++], l->devices[i].cdev, 16);
-        {
-                const Group *g = registry_get_group(m->registry, group);
-                for (size_t i = 0; g && i < g->n_members; i++) {
-                        const char *c = g->members[i]->vfio_cdev;
-                        bool have = false;
-                        void *p;
-
-                        if (!c || strlen(c) >= 16)
-                                continue;
-                        for (size_t k = 0; k < rel->n_cdevs; k++)
-                                have = have || strcmp(rel->cdevs[k], c) == 0;
-                        if (have)
-                                continue;
-                        p = realloc(rel->cdevs, (rel->n_cdevs + 1) * sizeof(*rel->cdevs));
-                        if (!p)
-                                goto oom;
-                        rel->cdevs = p;
-                        snprintf(rel->cdevs[rel->n_cdevs++], 16, "%s", c);
-                }
-        }
-        r = sd_event_add_time_relative(m->event, &rel->timer, CLOCK_MONOTONIC, 0, 0, on_probe, rel);
-        if (r < 0)
-                goto fail;
-        r = hashmap_put(m->releasing, rel->key, rel);
-        if (r < 0)
-                goto fail;
-        return 0;
+                if (l->devices[i].group == group && l->devices[i].cdev[0])     /* legacy: none */
+                        memcpy(rel->rec.cdevs[rel->rec.n_cdevs++], l->devices[i].cdev, 16);
+        return releasing_start(m, rel);
 oom:
-        r = -ENOMEM;
-fail:
-        /* Without its record the group would stay releasing for ever:
-         * stuck is the safe side (never handed out twice). */
-        log_error("IOMMU group %u stays releasing: %s", group, strerror(-r));
+        log_error("IOMMU group %u stays releasing: %s", group, strerror(ENOMEM));
         releasing_free(rel);
-        return r;
+        return -ENOMEM;
+}
+
+int manager_releasing_adopt(Manager *m, StateReleasing *rec) {
+        uint64_t owner = RELEASING_UNKNOWN_OWNER;
+        Releasing *rel;
+        int r;
+
+        if (rec->lease[0] && lease_id_from_string(rec->lease, &owner) < 0)
+                return -EINVAL;
+        r = claim_begin(m->claims, &rec->group, 1, owner, NULL);
+        if (r < 0)
+                return r;
+        (void) claim_commit(m->claims, owner);
+        (void) claim_release(m->claims, rec->group, owner);
+        rel = calloc(1, sizeof(*rel));
+        if (!rel)
+                return -ENOMEM;         /* releasing in the table, for ever: the safe side */
+        rel->rec = *rec;
+        *rec = (StateReleasing) { 0 };
+        return releasing_start(m, rel);
+}
+
+size_t manager_releasing_count(Manager *m) {
+        return m->releasing ? hashmap_size(m->releasing) : 0;
+}
+
+size_t manager_releasing_records(Manager *m, StateReleasing *out, size_t max) {
+        size_t i = 0, n = 0;
+        void *v;
+
+        while (n < max && hashmap_iterate(m->releasing, &i, &v, NULL))
+                out[n++] = ((Releasing *) v)->rec;
+        return n;
 }
 
 /* ---- the end of a lease ---- */
@@ -575,6 +632,7 @@ void manager_end_lease(Manager *m, Lease *l, const char *reason) {
         hashmap_remove(m->leases, l->id_string);
         for (size_t i = 0; i < ng; i++)
                 (void) start_releasing(m, l, groups[i]);
+        manager_state_sync(m);
         notify_lease(m, "remove", l, reason);
         for (size_t i = 0; i < ng; i++)
                 notify_group(m, groups[i]);
@@ -621,6 +679,7 @@ static void device_taken(Manager *m, Lease *l, size_t i, const char *why) {
         if (last_in_group)
                 (void) start_releasing(m, l, ld.group);
         lease_remove_device(l, i);
+        manager_state_sync(m);
         if (last_in_group)
                 notify_group(m, ld.group);
         if (m->watches) {
@@ -1220,6 +1279,9 @@ static void claim_bind(ClaimOp *op) {
         claim_commit(m->claims, op->owner);
         lease_handed_out(l);
         watch_requests(m, l);
+        /* On record, and its files in systemd's keeping, before the
+         * caller hears of it: a crash after the reply loses nothing. */
+        manager_state_sync(m);
         claim_finish(op);
 }
 
@@ -1845,6 +1907,72 @@ static void claim_authorized(Manager *m, const ManagerError *auth_err, void *use
         claim_prepare_next(op);
 }
 
+/* ---- leases taken back after a restart (manager-restart.c) ---- */
+
+int manager_lease_adopt(Manager *m, Lease *l) {
+        uint32_t groups[LEASE_DEVICES_ADOPT_MAX], conflict = 0;
+        size_t ng = 0;
+        int r;
+
+        for (size_t i = 0; i < l->n_devices && ng < ELEMENTSOF(groups); i++)
+                if (!lease_has_group_before(l, i))
+                        groups[ng++] = l->devices[i].group;
+        r = claim_begin(m->claims, groups, ng, l->id, &conflict);
+        if (r < 0) {
+                log_error("Lease %s cannot be taken back: IOMMU group %u is %s", l->id_string, conflict,
+                          claim_state_to_string(claim_get(m->claims, conflict, NULL)));
+                return r;
+        }
+        l->manager = m;
+        r = hashmap_put(m->leases, l->id_string, l);
+        if (r < 0) {
+                (void) claim_abort(m->claims, l->id);
+                return r;
+        }
+        (void) claim_commit(m->claims, l->id);
+        if (l->holder_pidfd >= 0 &&
+            sd_event_add_io(m->event, &l->holder_source, l->holder_pidfd, EPOLLIN, on_holder_exit, l) < 0)
+                log_warning("Lease %s: cannot watch its holder (pid %d)", l->id_string, (int) l->holder.pid);
+        if (l->release_reason) {
+                uint64_t now = now_realtime();
+                uint64_t left = l->release_deadline_usec > now ? l->release_deadline_usec - now : 0;
+
+                if (sd_event_add_time_relative(m->event, &l->release_timer, CLOCK_MONOTONIC, left, 0,
+                                               on_release_deadline, l) < 0)
+                        log_warning("Lease %s: cannot arm its release deadline again", l->id_string);
+        }
+        watch_requests(m, l);
+        return 0;
+}
+
+bool manager_lease_devices_held(Manager *m, const Lease *l) {
+        bool held = false;
+
+        for (size_t i = 0; i < l->n_devices && !held; i++) {
+                Releasing tmp = { .manager = m };
+
+                if (lease_has_group_before(l, i))
+                        continue;
+                tmp.rec.group = l->devices[i].group;
+                tmp.rec.backend = l->backend;
+                tmp.rec.cdevs = calloc(l->n_devices + 1, sizeof(*tmp.rec.cdevs));
+                if (!tmp.rec.cdevs)
+                        return true;    /* cannot tell: held is the safe side */
+                for (size_t k = 0; k < l->n_devices; k++)
+                        if (l->devices[k].group == tmp.rec.group && l->devices[k].cdev[0])
+                                memcpy(tmp.rec.cdevs[tmp.rec.n_cdevs++], l->devices[k].cdev, 16);
+                if (releasing_add_group_cdevs(m, &tmp) < 0)
+                        held = true;
+                else
+                        held = probe(&tmp) == 0;
+                if (held && tmp.seen_valid)
+                        log_info("Lease %s: IOMMU group %u is held by %s (pid %d) through %s", l->id_string,
+                                 tmp.rec.group, tmp.seen.comm, (int) tmp.seen.pid, tmp.seen.path);
+                state_releasing_done(&tmp.rec);
+        }
+        return held;
+}
+
 /* ---- RemoveDevices, Release, RequestRelease ---- */
 
 static void release_groups_left(Manager *m, Lease *l, const uint32_t *groups, size_t n) {
@@ -1901,6 +2029,7 @@ static int remove_devices(Manager *m, Lease *l, LeaseOp *op, ManagerError *err) 
         }
         log_info("Lease %s: %zu devices removed by uid %u", l->id_string, op->n, (unsigned) op->uid);
         release_groups_left(m, l, groups, ng);
+        manager_state_sync(m);
         notify_lease(m, "change", l, NULL);
         return 0;
 }
@@ -1924,6 +2053,7 @@ static int request_release(Manager *m, Lease *l, LeaseOp *op, uint64_t *ret_dead
         log_info("Lease %s of %s (pid %d): release requested by uid %u: %s; grace %llu s", l->id_string,
                  l->holder.comm, (int) l->holder.pid, (unsigned) op->uid, l->release_reason,
                  (unsigned long long) (op->grace_usec / 1000000u));
+        manager_state_sync(m);
         notify_lease(m, "releaseRequested", l, NULL);
         *ret_deadline = l->release_deadline_usec;
         return 0;
@@ -2108,11 +2238,15 @@ void manager_lease_done(Manager *m) {
         size_t i = 0;
         void *v;
 
-        /* On shutdown the leases' files close with the process: the kernel
-         * unbinds every device whose last holder was iommud.  (Keeping
-         * leases across a restart is the hardening issue's fd store.) */
-        while (m->leases && hashmap_iterate(m->leases, &i, &v, NULL))
+        /* On shutdown the leases stay: iommud's copies of their files
+         * close (systemd's fd store has others for the next start, and
+         * the holders their own), nothing is cut, revoked or restored. */
+        while (m->leases && hashmap_iterate(m->leases, &i, &v, NULL)) {
+                /* The lease goes on without this process: an access-mode
+                 * holder keeps its ACL entries for the next start. */
+                lease_state_forget_acls(v);
                 lease_free(v);
+        }
         i = 0;
         while (m->releasing && hashmap_iterate(m->releasing, &i, &v, NULL))
                 releasing_free(v);

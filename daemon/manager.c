@@ -188,6 +188,9 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         r = manager_lease_init(m);
         if (r < 0)
                 return r;
+        r = manager_restart_init(m);
+        if (r < 0)
+                return r;
         r = manager_persistent_init(m);
         if (r < 0)
                 return r;
@@ -214,6 +217,7 @@ Manager *manager_free(Manager *m) {
         polkit_free(m->polkit);
         manager_persistent_done(m);
         manager_lease_done(m);
+        manager_restart_done(m);
         manager_rebind_done(m);
         registry_free(m->registry);
         config_free(m->config);
@@ -259,18 +263,11 @@ static int mkdir_parent(const char *path) {
         return 0;
 }
 
-static int listen_varlink(Manager *m) {
-        int n, r;
+static int listen_varlink(Manager *m, int fd) {
+        int r;
 
-        n = sd_listen_fds(true);
-        if (n < 0)
-                return log_error_errno(n, "Failed to get sockets from systemd: %m");
-        if (n > 1)
-                return log_error_errno(EINVAL, "Expected one socket from systemd, got %d", n);
-        if (n == 1) {
-                if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) <= 0)
-                        return log_error_errno(EINVAL, "The socket from systemd is not a listening AF_UNIX stream socket");
-                r = varlink_server_listen_fd(m->varlink, SD_LISTEN_FDS_START);
+        if (fd >= 0) {
+                r = varlink_server_listen_fd(m->varlink, fd);
                 if (r < 0)
                         return log_error_errno(r, "Failed to listen on the socket from systemd: %m");
                 log_debug("Listening on the socket systemd passed in");
@@ -294,7 +291,13 @@ int manager_startup(Manager *m) {
                 .version = PACKAGE_VERSION,
                 .url = "https://github.com/iommud/iommud",
         };
-        int r;
+        int varlink_fd = -1, r;
+
+        /* 0. what systemd passed: the varlink socket, and the files the
+         * leases of the last run left in its fd store. */
+        r = manager_restart_take_fds(m, &varlink_fd);
+        if (r < 0)
+                return r;
 
         /* 1. hotplug first, then what exists: nothing slips between. */
         r = scanner_start(m->scanner);
@@ -303,6 +306,10 @@ int manager_startup(Manager *m) {
         log_info("Found %zu devices in %zu IOMMU groups", registry_n_devices(m->registry),
                  registry_n_groups(m->registry));
         manager_rebind_check_records(m);
+        /* The leases of the last run, before anyone can ask for a group. */
+        r = manager_restart_recover(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to take back the leases of the last run: %m");
         /* The [Persistent] mdevs and VF counts that are missing: the
          * creations run from the event loop, a failure is logged. */
         manager_persistent_apply(m, "start");
@@ -317,7 +324,7 @@ int manager_startup(Manager *m) {
         r = varlink_manager_register(m, m->varlink);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the varlink interface: %m");
-        r = listen_varlink(m);
+        r = listen_varlink(m, varlink_fd);
         if (r < 0)
                 return r;
         if (m->no_dbus) {
@@ -443,6 +450,7 @@ json_object *manager_status(Manager *m) {
                                json_object_new_int64((int64_t) claim_count(m->claims, CLAIM_RELEASING)));
         json_object_object_add(o, "pid", json_object_new_int64((int64_t) getpid()));
         json_object_object_add(o, "started", json_object_new_int64((int64_t) m->started_usec));
+        json_object_object_add(o, "lastStart", manager_restart_status(m));
         return o;
 }
 

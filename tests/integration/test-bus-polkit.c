@@ -213,7 +213,11 @@ static void start_daemon(void) {
                 setenv("DBUS_SYSTEM_BUS_ADDRESS", env.bus_address, 1);
                 if (preload)
                         setenv("LD_PRELOAD", preload, 1);
-                execl(iommud, iommud, "--varlink-socket", sock, "--config", config, "--log-level", "info",
+                char statedir[300];
+                snprintf(statedir, sizeof(statedir), "%s/run", tb->root);
+                /* Not the host's /run/iommud: its own records. */
+                execl(iommud, iommud, "--state-dir", statedir,
+                      "--varlink-socket", sock, "--config", config, "--log-level", "info",
                       (char *) NULL);
                 _exit(127);
         }

@@ -136,7 +136,11 @@ static int setup_with(void **state, bool bus_first, bool no_dbus) {
                 setenv("DBUS_SYSTEM_BUS_ADDRESS", f->address, 1);
                 if (preload)
                         setenv("LD_PRELOAD", preload, 1);
-                execl(iommud, iommud, "--varlink-socket", f->sock, "--config", conf, "--log-level", "info",
+                char statedir[300];
+                snprintf(statedir, sizeof(statedir), "%s/run", f->t->root);
+                /* Not the host's /run/iommud: its own records. */
+                execl(iommud, iommud, "--state-dir", statedir,
+                      "--varlink-socket", f->sock, "--config", conf, "--log-level", "info",
                       no_dbus ? "--no-dbus" : NULL, (char *) NULL);
                 _exit(127);
         }

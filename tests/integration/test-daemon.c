@@ -55,7 +55,11 @@ static int setup(void **state) {
                         _exit(126);
                 fputs("# the tests' policy\n[Assignable]\nParent=0000:03:00.0\nAddress=01:01.0\n", c);
                 fclose(c);
-                execl(iommud, iommud, "--varlink-socket", f->sock, "--config", conf, "--log-level", "warning",
+                char statedir[300];
+                snprintf(statedir, sizeof(statedir), "%s/run", f->t->root);
+                /* Not the host's /run/iommud: its own records. */
+                execl(iommud, iommud, "--state-dir", statedir,
+                      "--varlink-socket", f->sock, "--config", conf, "--log-level", "warning",
                       (char *) NULL);
                 _exit(127);
         }

@@ -98,7 +98,11 @@ static int setup_with(void **state, const char *policy) {
         if (f->daemon == 0) {
                 if (!freopen(f->log, "w", stderr))
                         _exit(126);
-                execl(iommud, iommud, "--varlink-socket", f->sock, "--config", conf, "--log-level", "info",
+                char statedir[300];
+                snprintf(statedir, sizeof(statedir), "%s/run", f->t->root);
+                /* Not the host's /run/iommud: its own records. */
+                execl(iommud, iommud, "--state-dir", statedir,
+                      "--varlink-socket", f->sock, "--config", conf, "--log-level", "info",
                       (char *) NULL);
                 _exit(127);
         }

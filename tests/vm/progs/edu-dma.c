@@ -7,7 +7,7 @@
  *
  *   edu-dma iommufd BDF   cdev + /dev/iommu (kernel >= 6.6)
  *   edu-dma legacy BDF    /dev/vfio/vfio container + /dev/vfio/GROUP
- *   edu-dma fds [--hold] [--map-mib N]
+ *   edu-dma fds [--hold] [--serve] [--map-mib N]
  *                         the fds of an iommud lease, as `iommuctl claim
  *                         DEVICE -- edu-dma fds` hands them over
  *                         (IOMMUD_IOMMUFD, IOMMUD_DEVICE_FDS, and
@@ -17,7 +17,12 @@
  *                         wait for a line on stdin, and show that a DMA
  *                         now reaches nothing (iommud cut it at the end
  *                         of the lease), with "ok: DMA after the lease
- *                         ended was blocked".  --map-mib N: first map
+ *                         ended was blocked".  --serve: afterwards print
+ *                         "serving", then for each line on stdin do a
+ *                         fresh DMA round trip and print "ok: dma N" (N
+ *                         counts from 1); exit 0 at the end of stdin:
+ *                         a holder that shows its lease still works
+ *                         whenever asked.  --map-mib N: first map
  *                         and pin N MiB (iommufd), as a VMM maps guest
  *                         RAM: fails with ENOMEM past RLIMIT_MEMLOCK.
  *
@@ -344,6 +349,29 @@ static void hold_then_check_cut(const struct ops *o) {
         printf("fault-iova: 0x%llx\n", IOVA_DST + 0x10000);
 }
 
+/* --serve: a DMA round trip through the lease's fds per line on stdin,
+ * each with its own pattern, into buffers mapped once. */
+static void serve(const struct ops *o) {
+        uint8_t *src = buffer(0), *dst = buffer(0);
+        char line[64];
+        unsigned n = 0;
+
+        o->map(o->ctx, src, IOVA_SRC + 0x20000);
+        o->map(o->ctx, dst, IOVA_DST + 0x20000);
+        printf("serving\n");
+        while (fgets(line, sizeof(line), stdin)) {
+                n++;
+                for (int i = 0; i < BUF_SIZE; i++)
+                        src[i] = (uint8_t) (i * 13 + n);
+                memset(dst, 0, BUF_SIZE);
+                dma(o->device, IOVA_SRC + 0x20000, EDU_BUF, 0);
+                dma(o->device, EDU_BUF, IOVA_DST + 0x20000, EDU_DMA_TO_RAM);
+                if (memcmp(src, dst, BUF_SIZE) != 0)
+                        die("DMA round trip %u differs", n);
+                printf("ok: dma %u\n", n);
+        }
+}
+
 /* Map @mib MiB of fresh memory at IOVA 256 MiB, as a VMM maps guest RAM:
  * pinned, and charged to this process's RLIMIT_MEMLOCK. */
 static void map_big(struct ifd *c, unsigned mib) {
@@ -365,6 +393,8 @@ static void map_big(struct ifd *c, unsigned mib) {
         printf("ok: mapped and pinned %u MiB of this process's memory\n", mib);
 }
 
+static bool serving;
+
 static void run_fds(bool hold, unsigned map_mib) {
         const char *list = getenv("IOMMUD_DEVICE_FDS"), *eq;
         struct ifd c;
@@ -383,6 +413,8 @@ static void run_fds(bool hold, unsigned map_mib) {
                 run(&lo);
                 if (hold)
                         hold_then_check_cut(&lo);
+                if (serving)
+                        serve(&lo);
                 return;
         }
         c.fd = env_int("IOMMUD_IOMMUFD", true);
@@ -411,6 +443,8 @@ static void run_fds(bool hold, unsigned map_mib) {
         run(&o);
         if (hold)
                 hold_then_check_cut(&o);
+        if (serving)
+                serve(&o);
 }
 
 int main(int argc, char **argv) {
@@ -421,10 +455,12 @@ int main(int argc, char **argv) {
                 for (int i = 2; i < argc; i++)
                         if (strcmp(argv[i], "--hold") == 0)
                                 hold = true;
+                        else if (strcmp(argv[i], "--serve") == 0)
+                                serving = true;
                         else if (strcmp(argv[i], "--map-mib") == 0 && i + 1 < argc)
                                 mib = (unsigned) atoi(argv[++i]);
                         else
-                                die("usage: %s fds [--hold] [--map-mib N]", prog);
+                                die("usage: %s fds [--hold] [--serve] [--map-mib N]", prog);
                 run_fds(hold, mib);
                 return 0;
         }
