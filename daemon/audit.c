@@ -6,6 +6,9 @@
 #include <string.h>
 #include <sys/uio.h>
 #include <syslog.h>
+/* Every record would say audit.c:audit_log(): CODE_FILE and friends
+ * tell nothing here. */
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
 #include "audit.h"

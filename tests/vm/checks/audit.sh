@@ -52,7 +52,7 @@ expect() {
 	jq -e "$1" <<<"$r" >/dev/null || fail "record ${args[*]}: not $1: $r"
 	echo "$r"
 }
-common='._SYSTEMD_UNIT == "iommud.service" and .PRIORITY == "6"'
+common='._SYSTEMD_UNIT == "iommud.service" and .PRIORITY == "6" and .SYSLOG_IDENTIFIER == "iommud" and (.CODE_FILE | not)'
 
 # 1. Granted, for another process (the holder); the claim prepares the
 #    managed edu first.
