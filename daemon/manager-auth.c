@@ -195,6 +195,7 @@ int manager_authorize(Manager *m, const ManagerCaller *caller, const ManagerAuth
 
 typedef struct CallerRebind {
         bool restore;
+        ProcessInfo who;        /* the caller, for the audit records */
         char (*names)[UUID_STRING_MAX];
         const char **ptrs;
         size_t n;
@@ -216,8 +217,8 @@ static void rebind_authorized(Manager *m, const ManagerError *err, void *userdat
         if (err)
                 cr->done(m, err, NULL, cr->userdata);
         else {
-                r = (cr->restore ? manager_restore : manager_prepare)(m, cr->ptrs, cr->n, cr->group, cr->done,
-                                                                       cr->userdata);
+                r = manager_rebind_for(m, &cr->who, cr->restore, cr->ptrs, cr->n, cr->group, cr->done,
+                                       cr->userdata);
                 if (r < 0) {
                         ManagerError e = { .name = "RebindFailed", .group = cr->group, .rolled_back = true };
                         snprintf(e.message, sizeof(e.message), "nothing was changed: %s", strerror(-r));
@@ -242,6 +243,8 @@ int manager_caller_rebind(Manager *m, const ManagerCaller *caller, bool restore,
         if (!cr)
                 return -ENOMEM;
         cr->restore = restore;
+        cr->who = (ProcessInfo) { .uid = caller->uid, .pid = caller->pid };
+        process_read_comm(m->proc_root, caller->pid, cr->who.comm, sizeof(cr->who.comm));
         cr->n = n;
         cr->group = group;
         cr->done = done;

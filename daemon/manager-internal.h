@@ -12,6 +12,7 @@
 #include "lease-state.h"
 #include "manager.h"
 #include "prepared.h"
+#include "process.h"
 #include "rebind.h"
 #include "shared/hashmap.h"
 #include "shared/macro.h"
@@ -98,6 +99,10 @@ typedef struct ManagerAuthRequest {
 int manager_authorize(Manager *m, const ManagerCaller *caller, const ManagerAuthRequest *req, ManagerAuthDone done,
                       void *userdata);
 
+/* manager-rebind.c: manager_prepare() (or, with @restore,
+ * manager_restore()) on behalf of @who, whom the audit records name. */
+int manager_rebind_for(Manager *m, const ProcessInfo *who, bool restore, const char *const *names, size_t n,
+                       int64_t group, ManagerRebindDone done, void *userdata);
 /* manager-rebind.c: read what the host needs now (mounts, routes). */
 void manager_guard_refresh(Manager *m);
 /* manager-rebind.c: prepare and restore for a claim, on groups the claim

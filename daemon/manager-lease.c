@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "claims.h"
 #include "holders.h"
 #include "iommufd.h"
@@ -616,6 +617,7 @@ size_t manager_releasing_records(Manager *m, StateReleasing *out, size_t max) {
 void manager_end_lease(Manager *m, Lease *l, const char *reason) {
         uint32_t groups[64];
         size_t ng = 0, cut;
+        char line[512];
 
         refresh_holder(m, l);
         cut = lease_cut_dma(l);
@@ -626,8 +628,10 @@ void manager_end_lease(Manager *m, Lease *l, const char *reason) {
                 if (!seen && ng < ELEMENTSOF(groups))
                         groups[ng++] = l->devices[i].group;
         }
-        log_info("Lease %s of %s (pid %d, uid %u) ended: %s; DMA cut on %zu of %zu devices", l->id_string,
-                 l->holder.comm, (int) l->holder.pid, (unsigned) l->holder.uid, reason, cut, l->n_devices);
+        snprintf(line, sizeof(line), "Lease %s of %s (pid %d, uid %u) ended: %s; DMA cut on %zu of %zu devices",
+                 l->id_string, l->holder.comm, (int) l->holder.pid, (unsigned) l->holder.uid, reason, cut,
+                 l->n_devices);
+        audit_lease(l, NULL, 0, &(AuditEvent) { .type = AUDIT_LEASE_ENDED, .message = line, .reason = reason });
         lease_close_fds(l);
         hashmap_remove(m->leases, l->id_string);
         for (size_t i = 0; i < ng; i++)
@@ -907,15 +911,36 @@ static bool claim_remove_mdevs(ClaimOp *op) {
         return false;
 }
 
+/* The record of a refused claim: what it named, and who asked. */
+static void audit_claim_denied(ClaimOp *op) {
+        const char *devices[MANAGER_CLAIM_DEVICES_MAX + 1];
+        ProcessInfo caller = { .uid = op->caller.uid, .pid = op->caller.pid };
+        char line[600], lease[LEASE_ID_STRING_MAX];
+        size_t n = 0;
+
+        for (size_t i = 0; i < op->n && n < ELEMENTSOF(devices); i++)
+                devices[n++] = op->names[i];
+        for (size_t i = 0; i < op->n_mdevs && n < ELEMENTSOF(devices); i++)
+                if (op->mdevs[i].uuid[0])
+                        devices[n++] = op->mdevs[i].uuid;
+        process_read_comm(op->manager->proc_root, caller.pid, caller.comm, sizeof(caller.comm));
+        snprintf(lease, sizeof(lease), "%016llx", (unsigned long long) op->owner);
+        snprintf(line, sizeof(line), "Claim refused: %s", op->err.message);
+        audit_log(&(AuditEvent) { .type = AUDIT_CLAIM_DENIED, .message = line, .devices = devices, .n_devices = n,
+                                  .lease = op->add ? lease : NULL, .process = &caller, .error = op->err.name,
+                                  .groups = op->err.group >= 0 ? &(uint32_t) { (uint32_t) op->err.group } : NULL,
+                                  .n_groups = op->err.group >= 0 ? 1 : 0 });
+}
+
 static void claim_finish(ClaimOp *op) {
         Manager *m = op->manager;
         Lease *l = manager_get_lease(m, op->owner);
-        char granted[256];
+        char granted[256], line[512];
 
         if (op->failed && claim_remove_mdevs(op))
                 return;
         if (op->failed) {
-                log_info("Claim refused: %s", op->err.message);
+                audit_claim_denied(op);
                 op->done(m, &op->err, NULL, NULL, 0, NULL, op->userdata);
                 claim_op_free(op);
                 return;
@@ -930,17 +955,20 @@ static void claim_finish(ClaimOp *op) {
          * which on a busy or small machine then runs before the client
          * has its fds.  The times: from the request to the reply sent. */
         if (op->n_mdevs)
-                log_info("%s; in %.2f ms (checks %.2f, creating mdevs %.2f, authorization %.2f, preparing %.2f, "
-                         "opening and binding %.2f)",
+                snprintf(line, sizeof(line), "%s; in %.2f ms (checks %.2f, creating mdevs %.2f, authorization %.2f, "
+                         "preparing %.2f, opening and binding %.2f)",
                          granted, ms(op->t_start, now_monotonic()), ms(op->t_start, op->t_checked),
                          ms(op->t_checked, op->t_mdevs), ms(op->t_mdevs, op->t_authorized),
                          ms(op->t_authorized, op->t_prepared), ms(op->t_prepared, op->t_bound));
         else
-                log_info("%s; in %.2f ms (checks %.2f, authorization %.2f, preparing %.2f, opening and binding "
-                         "%.2f)",
+                snprintf(line, sizeof(line), "%s; in %.2f ms (checks %.2f, authorization %.2f, preparing %.2f, "
+                         "opening and binding %.2f)",
                          granted, ms(op->t_start, now_monotonic()), ms(op->t_start, op->t_checked),
                          ms(op->t_checked, op->t_authorized), ms(op->t_authorized, op->t_prepared),
                          ms(op->t_prepared, op->t_bound));
+        audit_lease(l, op->added, op->n_added, &(AuditEvent) { .type = AUDIT_CLAIM_GRANTED, .message = line,
+                    .requester = op->caller.pid != l->holder.pid
+                                 ? &(ProcessInfo) { .uid = op->caller.uid, .pid = op->caller.pid } : NULL });
         /* Watchers too after the caller: each of them may cost a
          * message (a D-Bus signal wakes the bus daemon). */
         for (size_t i = 0; i < op->n_groups; i++)
@@ -1790,9 +1818,10 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
         return 0;
 
 refuse:
-        log_info("Claim refused: %s", err.message);
-        done(m, &err, NULL, NULL, 0, NULL, userdata);
-        claim_op_free(op);
+        /* Answered, and recorded, where every refusal is. */
+        op->err = err;
+        op->failed = true;
+        claim_finish(op);
         return 0;
 }
 
@@ -1994,6 +2023,7 @@ typedef struct LeaseOp {
         LeaseOpKind kind;
         char lease[LEASE_ID_STRING_MAX];
         uid_t uid;
+        pid_t pid;
         bool admin;                     /* not the lease's own: polkit allowed it */
         char (*names)[UUID_STRING_MAX];
         size_t n;
@@ -2035,6 +2065,7 @@ static int remove_devices(Manager *m, Lease *l, LeaseOp *op, ManagerError *err) 
 }
 
 static int request_release(Manager *m, Lease *l, LeaseOp *op, uint64_t *ret_deadline) {
+        char line[512];
         int r;
 
         free(l->release_reason);
@@ -2050,10 +2081,12 @@ static int request_release(Manager *m, Lease *l, LeaseOp *op, uint64_t *ret_dead
                 (void) sd_event_source_set_time_relative(l->release_timer, op->grace_usec);
                 (void) sd_event_source_set_enabled(l->release_timer, SD_EVENT_ONESHOT);
         }
-        log_info("Lease %s of %s (pid %d): release requested by uid %u: %s; grace %llu s", l->id_string,
-                 l->holder.comm, (int) l->holder.pid, (unsigned) op->uid, l->release_reason,
+        snprintf(line, sizeof(line), "Lease %s of %s (pid %d): release requested by uid %u: %s; grace %llu s",
+                 l->id_string, l->holder.comm, (int) l->holder.pid, (unsigned) op->uid, l->release_reason,
                  (unsigned long long) (op->grace_usec / 1000000u));
         manager_state_sync(m);
+        audit_lease(l, NULL, 0, &(AuditEvent) { .type = AUDIT_RELEASE_REQUESTED, .message = line,
+                    .reason = l->release_reason, .requester = &(ProcessInfo) { .uid = op->uid, .pid = op->pid } });
         notify_lease(m, "releaseRequested", l, NULL);
         *ret_deadline = l->release_deadline_usec;
         return 0;
@@ -2115,6 +2148,7 @@ static int lease_op_start(Manager *m, const ManagerCaller *caller, LeaseOp *op, 
         int r;
 
         op->uid = caller->uid;
+        op->pid = caller->pid;
         if (!l) {
                 op->done(m, &err, NULL, 0, op->userdata);
                 lease_op_free(op);

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "holders.h"
 #include "manager-internal.h"
 #include "mdev.h"
@@ -40,6 +41,8 @@ typedef struct MdevOp {
         Manager *manager;
         bool remove;
         uid_t uid;
+        ProcessInfo who;        /* a client: who asked (pid 0 for iommud's own) */
+        int64_t group;          /* remove: the mdev's group, or -1 */
         char why[320];          /* an internal caller's phrase ("for a claim of uid 1000"); "" for a client */
         char parent[128];
         char type[128];
@@ -61,6 +64,28 @@ static void finish(MdevOp *op, const ManagerError *err) {
         mdev_op_free(op);
 }
 
+/* The record of a creation or removal done: @op is a copy of the op's
+ * fields (its own is freed by then), @line the sentence. */
+static void audit_mdev(Manager *m, const MdevOp *op, const char *line) {
+        const Device *d = registry_get_device(m->registry, op->uuid);
+        int64_t group = op->remove ? op->group : d ? d->iommu_group : -1;
+        const char *device = op->uuid;
+        uint32_t g = group >= 0 ? (uint32_t) group : 0;
+
+        audit_log(&(AuditEvent) {
+                .type = op->remove ? AUDIT_MDEV_REMOVED : AUDIT_MDEV_CREATED,
+                .message = line,
+                .devices = &device,
+                .n_devices = 1,
+                .groups = &g,
+                .n_groups = group >= 0 ? 1 : 0,
+                .process = op->why[0] ? NULL : &op->who,
+                .reason = op->why,
+                .mdev_parent = op->parent,
+                .mdev_type = op->type,
+        });
+}
+
 static void on_written(SysfsWrite *w, int result, void *userdata) {
         MdevOp *op = userdata;
         ManagerError e = { .group = -1 };
@@ -80,6 +105,7 @@ static void on_written(SysfsWrite *w, int result, void *userdata) {
                         snprintf(line + strlen(line), sizeof(line) - strlen(line), "by uid %u", (unsigned) op->uid);
                 Manager *m = op->manager;
                 char uuid[UUID_STRING_MAX];
+                MdevOp audit;           /* what the record needs, once @op is freed */
 
                 /* The answer first; then, in the same turn of the loop
                  * (before any other call is read), the registry as sysfs
@@ -89,9 +115,10 @@ static void on_written(SysfsWrite *w, int result, void *userdata) {
                  * the journal last (a journal write wakes journald, which
                  * on a small machine then runs before the caller). */
                 snprintf(uuid, sizeof(uuid), "%s", op->uuid);
+                audit = *op;
                 finish(op, NULL);
                 scanner_refresh_device(m->scanner, DEVICE_MDEV, uuid);
-                log_info("%s", line);
+                audit_mdev(m, &audit, line);
                 return;
         }
         e.errno_value = -result;
@@ -153,6 +180,10 @@ static MdevOp *op_new(Manager *m, const ManagerCaller *caller, bool remove, Mana
         op->manager = m;
         op->remove = remove;
         op->uid = caller->uid;
+        op->who = (ProcessInfo) { .uid = caller->uid, .pid = caller->pid };
+        if (caller->pid > 0)
+                process_read_comm(m->proc_root, caller->pid, op->who.comm, sizeof(op->who.comm));
+        op->group = -1;
         op->done = done;
         op->userdata = userdata;
         return op;
@@ -271,6 +302,14 @@ static int op_prepare(MdevOp *op, const char *parent, const char *type, const ch
                 return r;
         }
         if (op->remove) {
+                const Device *d = registry_get_device(m->registry, op->uuid);
+
+                /* For the record: what it was, and where. */
+                if (d && d->kind == DEVICE_MDEV) {
+                        snprintf(op->parent, sizeof(op->parent), "%s", d->parent ? d->parent : "");
+                        snprintf(op->type, sizeof(op->type), "%s", d->mdev_type ? d->mdev_type : "");
+                        op->group = d->iommu_group;
+                }
                 if (check_remove(m, op->uuid, internal, &e) < 0) {
                         refuse(op, &e);
                         return 1;

@@ -17,6 +17,7 @@
 #include <linux/rtnetlink.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "manager-internal.h"
 #include "shared/log.h"
 #include "shared/macro.h"
@@ -30,6 +31,8 @@ typedef struct ManagerJob {
         Manager *manager;
         bool restore;
         uint32_t group;
+        ProcessInfo who;        /* the caller who asked, for the audit records */
+        bool has_who;           /* else iommud, for a claim or after a lease */
         char key[12];
         RebindJob *job;
         ManagerRebindDone done;
@@ -323,6 +326,33 @@ static void reply(Manager *m, const ManagerError *err, json_object *result, Mana
         json_object_put(result);
 }
 
+/* One record per device moved: who asked, or the lease the group is
+ * being claimed for or was released by. */
+static void audit_moved(Manager *m, const ManagerJob *mj, const RebindStep *step) {
+        ManagerError claim = { .group = -1 };
+        ProcessInfo holder;
+        bool claimed = manager_group_is_claimed(m, mj->group, &claim);
+        const char *device = step->name;
+        char line[256];
+
+        holder = (ProcessInfo) { .pid = claim.pid, .uid = claim.uid };
+        snprintf(holder.comm, sizeof(holder.comm), "%s", claim.command);
+        snprintf(line, sizeof(line), "%s: %s %s -> %s", mj->restore ? "restore" : "prepare", step->name,
+                 step->from_driver ? step->from_driver : "(none)", step->to_driver ? step->to_driver : "(none)");
+        audit_log(&(AuditEvent) {
+                .type = mj->restore ? AUDIT_DEVICE_RESTORED : AUDIT_DEVICE_PREPARED,
+                .message = line,
+                .devices = &device,
+                .n_devices = 1,
+                .groups = &mj->group,
+                .n_groups = 1,
+                .lease = claimed ? claim.lease : NULL,
+                .process = mj->has_who ? &mj->who : claimed && holder.pid > 0 ? &holder : NULL,
+                .driver = step->to_driver,
+                .previous_driver = step->from_driver,
+        });
+}
+
 static void job_done(RebindJob *j, const RebindJobResult *res, void *userdata) {
         ManagerJob *mj = userdata;
         Manager *m = mj->manager;
@@ -343,9 +373,7 @@ static void job_done(RebindJob *j, const RebindJobResult *res, void *userdata) {
                         d = registry_get_device(m->registry, plan->steps[i].name);
                         if (d)
                                 manager_notify_device_changed(m, d);
-                        log_info("%s: %s %s -> %s", what, plan->steps[i].name,
-                                 plan->steps[i].from_driver ? plan->steps[i].from_driver : "(none)",
-                                 plan->steps[i].to_driver ? plan->steps[i].to_driver : "(none)");
+                        audit_moved(m, mj, &plan->steps[i]);
                 }
                 reply(m, NULL, report(m, mj->group, plan, mj->restore), mj->done, mj->userdata);
                 manager_job_free(mj);
@@ -480,7 +508,8 @@ static int resolve_fresh(Manager *m, const char *const *names, size_t n, int64_t
         return resolve(m, names, n, group, ret_group, ret_targets, ret_n, err);
 }
 
-static int start(Manager *m, bool restore, const Group *g, RebindPlan *plan, ManagerRebindDone done, void *userdata) {
+static int start(Manager *m, const ProcessInfo *who, bool restore, const Group *g, RebindPlan *plan,
+                 ManagerRebindDone done, void *userdata) {
         ManagerJob *mj = calloc(1, sizeof(*mj));
         int r;
 
@@ -491,6 +520,10 @@ static int start(Manager *m, bool restore, const Group *g, RebindPlan *plan, Man
         mj->manager = m;
         mj->restore = restore;
         mj->group = g->id;
+        if (who) {
+                mj->who = *who;
+                mj->has_who = true;
+        }
         mj->done = done;
         mj->userdata = userdata;
         snprintf(mj->key, sizeof(mj->key), "%u", g->id);
@@ -507,8 +540,8 @@ static int start(Manager *m, bool restore, const Group *g, RebindPlan *plan, Man
         return 0;
 }
 
-static int prepare_impl(Manager *m, const char *const *names, size_t n, int64_t group, bool claimed_ok,
-                        ManagerRebindDone done, void *userdata) {
+static int prepare_impl(Manager *m, const ProcessInfo *who, const char *const *names, size_t n, int64_t group,
+                        bool claimed_ok, ManagerRebindDone done, void *userdata) {
         _cleanup_(rebind_plan_freep) RebindPlan *plan = NULL;
         _cleanup_free_ const Device **targets = NULL;
         ManagerError err = { .group = group };
@@ -562,7 +595,7 @@ static int prepare_impl(Manager *m, const char *const *names, size_t n, int64_t 
                 }
         }
         log_info("Preparing IOMMU group %u: %zu devices to move", g->id, plan->n);
-        return start(m, false, g, TAKE_PTR(plan), done, userdata);
+        return start(m, who, false, g, TAKE_PTR(plan), done, userdata);
 
 refuse:
         log_info("Refused to prepare: %s", err.message);
@@ -570,8 +603,8 @@ refuse:
         return 0;
 }
 
-static int restore_impl(Manager *m, const char *const *names, size_t n, int64_t group, bool claimed_ok,
-                        ManagerRebindDone done, void *userdata) {
+static int restore_impl(Manager *m, const ProcessInfo *who, const char *const *names, size_t n, int64_t group,
+                        bool claimed_ok, ManagerRebindDone done, void *userdata) {
         _cleanup_(rebind_plan_freep) RebindPlan *plan = calloc(1, sizeof(*plan));
         _cleanup_free_ const Device **targets = NULL;
         ManagerError err = { .group = group };
@@ -622,7 +655,7 @@ static int restore_impl(Manager *m, const char *const *names, size_t n, int64_t 
                 return 0;
         }
         log_info("Restoring IOMMU group %u: %zu devices to move", g->id, plan->n);
-        return start(m, true, g, TAKE_PTR(plan), done, userdata);
+        return start(m, who, true, g, TAKE_PTR(plan), done, userdata);
 
 refuse:
         log_info("Refused to restore: %s", err.message);
@@ -632,21 +665,26 @@ refuse:
 
 int manager_prepare(Manager *m, const char *const *names, size_t n, int64_t group, ManagerRebindDone done,
                     void *userdata) {
-        return prepare_impl(m, names, n, group, false, done, userdata);
+        return prepare_impl(m, NULL, names, n, group, false, done, userdata);
 }
 
 int manager_restore(Manager *m, const char *const *names, size_t n, int64_t group, ManagerRebindDone done,
                     void *userdata) {
-        return restore_impl(m, names, n, group, false, done, userdata);
+        return restore_impl(m, NULL, names, n, group, false, done, userdata);
+}
+
+int manager_rebind_for(Manager *m, const ProcessInfo *who, bool restore, const char *const *names, size_t n,
+                       int64_t group, ManagerRebindDone done, void *userdata) {
+        return (restore ? restore_impl : prepare_impl)(m, who, names, n, group, false, done, userdata);
 }
 
 int manager_prepare_claimed(Manager *m, const char *const *names, size_t n, ManagerRebindDone done, void *userdata) {
-        return prepare_impl(m, names, n, -1, true, done, userdata);
+        return prepare_impl(m, NULL, names, n, -1, true, done, userdata);
 }
 
 int manager_restore_claimed(Manager *m, const char *const *names, size_t n, ManagerRebindDone done,
                             void *userdata) {
-        return restore_impl(m, names, n, -1, true, done, userdata);
+        return restore_impl(m, NULL, names, n, -1, true, done, userdata);
 }
 
 /* ---- GetPolicy ---- */

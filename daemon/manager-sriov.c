@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "holders.h"
 #include "manager-internal.h"
 #include "polkit.h"
@@ -59,6 +60,7 @@ struct SriovOp {
         Manager *manager;
         struct SriovOp *next;   /* m->sriov_ops: one change per PF at a time */
         uid_t uid;
+        ProcessInfo who;        /* a client: who asked (pid 0 for iommud's own) */
         char pf[PCI_ADDRESS_STRING_MAX];
         char num[16];
         int target;
@@ -262,14 +264,19 @@ static void next_numvfs(SriovOp *op) {
         int r;
 
         if (op->step_i == op->n_steps) {
-                char by[340];
+                const char *pf = op->pf;
+                char by[340], line[512];
                 if (op->why[0])
                         snprintf(by, sizeof(by), "%s", op->why);
                 else
                         snprintf(by, sizeof(by), "by uid %u", (unsigned) op->uid);
-                log_info("%s: %d VFs (were %d%s), set %s in %llu ms", op->pf, op->target, op->before,
-                         op->n_steps == 2 ? "; through 0, so every VF is new" : "", by,
+                snprintf(line, sizeof(line), "%s: %d VFs (were %d%s), set %s in %llu ms", op->pf, op->target,
+                         op->before, op->n_steps == 2 ? "; through 0, so every VF is new" : "", by,
                          (unsigned long long) ((now_usec() - op->started) / 1000));
+                audit_log(&(AuditEvent) { .type = AUDIT_VFS_CHANGED, .message = line, .devices = &pf,
+                                          .n_devices = 1, .process = op->why[0] ? NULL : &op->who,
+                                          .reason = op->why, .num_vfs = op->target,
+                                          .previous_num_vfs = op->before });
                 finish(op, NULL);
                 return;
         }
@@ -521,6 +528,9 @@ static int set_numvfs(Manager *m, const ManagerCaller *caller, const char *pf, i
                 return -ENOMEM;
         op->manager = m;
         op->uid = caller->uid;
+        op->who = (ProcessInfo) { .uid = caller->uid, .pid = caller->pid };
+        if (caller->pid > 0)
+                process_read_comm(m->proc_root, caller->pid, op->who.comm, sizeof(op->who.comm));
         op->target = n;
         op->dirfd = -EBADF;
         op->done = done;

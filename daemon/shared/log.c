@@ -45,6 +45,10 @@ void log_set_max_level(int level) {
         max_level = level;
 }
 
+bool log_to_journal(void) {
+        return journal_prefix;
+}
+
 int log_get_max_level(void) {
         return max_level;
 }

@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <syslog.h>
 
 #include "macro.h"
@@ -19,6 +20,9 @@ void log_setup(const char *program);
  * /dev/kmsg cannot be opened; stderr still works. */
 int log_open_kmsg(int level);
 void log_set_max_level(int level);
+/** log_to_journal() - whether stderr is the journal (log_setup() saw
+ * $JOURNAL_STREAM name it): then structured records may go there too. */
+bool log_to_journal(void);
 int log_get_max_level(void);
 /** log_level_from_string() - "err", "warning", "notice", "info", "debug" or 0-7. */
 int log_level_from_string(const char *s);
