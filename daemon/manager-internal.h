@@ -134,6 +134,9 @@ void manager_end_lease(Manager *m, Lease *l, const char *reason);
 /* A device changed or went: if its group is a lease's, check the leases'
  * devices against the registry (soon, from the event loop). */
 void manager_lease_device_event(Manager *m, const Device *d);
+/* Check every lease's devices against the registry soon (after the
+ * leases were taken back at start: a device may have gone meanwhile). */
+void manager_lease_check_soon(Manager *m);
 /* An IOMMU group came or went: if it is releasing, probe it now (a
  * hot-removed device's group goes once its holder let go, and its number
  * may come back for a new device). */

@@ -763,6 +763,11 @@ void manager_lease_device_event(Manager *m, const Device *d) {
                 (void) sd_event_source_set_enabled(m->lease_check, SD_EVENT_ONESHOT);
 }
 
+void manager_lease_check_soon(Manager *m) {
+        if (m->lease_check)
+                (void) sd_event_source_set_enabled(m->lease_check, SD_EVENT_ONESHOT);
+}
+
 void manager_lease_group_event(Manager *m, uint32_t group) {
         Releasing *rel = m->releasing ? get_releasing(m, group) : NULL;
 

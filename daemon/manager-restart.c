@@ -668,6 +668,8 @@ int manager_restart_recover(Manager *m) {
                 log_info("At start: %u leases taken back (%u of them without their files), %u ended since; %u "
                          "IOMMU groups held by processes iommud knows no lease of; %u stored files dropped",
                          rs->recovered, rs->without_files, rs->ended, rs->unknown_groups, rs->dropped_fds);
+        /* A device of a lease may have gone while iommud was down. */
+        manager_lease_check_soon(m);
         manager_state_sync(m);
         return 0;
 }

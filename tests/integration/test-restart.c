@@ -119,7 +119,7 @@ static void start(Fixture *f) {
 
 /* A testbed, and @state (a printf format taking the holder's pid and
  * start time, or NULL) as the state file an earlier iommud left. */
-static Fixture *setup_with(const char *state, bool holder_alive) {
+static Fixture *setup_with(const char *state, bool holder_alive, bool vf_on_vfio) {
         Fixture *f = calloc(1, sizeof(*f));
         FILE *c;
 
@@ -130,6 +130,8 @@ static Fixture *setup_with(const char *state, bool holder_alive) {
         snprintf(f->log, sizeof(f->log), "%s/iommud.log", f->t->root);
         snprintf(f->dir, sizeof(f->dir), "%s/run", f->t->root);
         assert_int_equal(mkdir(f->dir, 0700), 0);
+        if (vf_on_vfio)
+                testbed_set_driver(f->t, VF, "vfio-pci");
         if (state) {
                 char path[300];
                 unsigned long long t;
@@ -215,7 +217,7 @@ static void wait_group_free(Fixture *f, int g) {
 }
 
 static void test_no_state(void **state) {
-        Fixture *f = *state = setup_with(NULL, false);
+        Fixture *f = *state = setup_with(NULL, false, false);
         json_object *ls = last_start(f);
         char path[300], *text;
 
@@ -231,7 +233,7 @@ static void test_no_state(void **state) {
 
 static void test_damaged(void **state) {
         Fixture *f = *state = setup_with("{\"version\":1,\"bootId\":\"\",\"leases\":[],\"releasing\":[],"
-                                         "\"extra\":%d%llu}", false);
+                                         "\"extra\":%d%llu}", false, false);
         json_object *ls = last_start(f);
         char path[300], *text;
 
@@ -262,7 +264,7 @@ static void test_damaged(void **state) {
         "\"releaseDeadline\":0}],\"releasing\":[]}\n"
 
 static void test_holder_gone(void **state) {
-        Fixture *f = *state = setup_with(LEASE_RECORD("iommufd", "bound", "[]", "vfio0"), false);
+        Fixture *f = *state = setup_with(LEASE_RECORD("iommufd", "bound", "[]", "vfio0"), false, false);
         json_object *ls = last_start(f), *leases;
 
         assert_string_equal(json_object_get_string(json_object_object_get(ls, "stateFile")), "ok");
@@ -279,7 +281,7 @@ static void test_holder_gone(void **state) {
 }
 
 static void test_access_kept(void **state) {
-        Fixture *f = *state = setup_with(LEASE_RECORD("legacy", "access", "[{\"id\":4,\"acl\":true}]", ""), true);
+        Fixture *f = *state = setup_with(LEASE_RECORD("legacy", "access", "[{\"id\":4,\"acl\":true}]", ""), true, true);
         json_object *ls = last_start(f), *leases;
         char buf[32];
 
@@ -318,12 +320,29 @@ static void test_access_kept(void **state) {
         wait_group_free(f, 4);
 }
 
+/* The device left its VFIO driver while iommud was down: the lease taken
+ * back loses it at once, and with its last device ends. */
+static void test_device_gone_meanwhile(void **state) {
+        Fixture *f = *state = setup_with(LEASE_RECORD("legacy", "access", "[{\"id\":4,\"acl\":true}]", ""), true,
+                                         false);
+        json_object *leases;
+
+        wait_log(f, "taken back: access mode, 1 devices");
+        wait_log(f, VF " is being removed or unbound from its VFIO driver");
+        wait_log(f, "ended: its last device, " VF);
+        leases = ctl(f, "leases");
+        assert_int_equal(json_object_array_length(leases), 0);
+        json_object_put(leases);
+        wait_group_free(f, 4);
+}
+
 int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_no_state, teardown),
                 cmocka_unit_test_teardown(test_damaged, teardown),
                 cmocka_unit_test_teardown(test_holder_gone, teardown),
                 cmocka_unit_test_teardown(test_access_kept, teardown),
+                cmocka_unit_test_teardown(test_device_gone_meanwhile, teardown),
         };
         if (!testbed_preloaded() || argc != 3)
                 return 77;
