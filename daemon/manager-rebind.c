@@ -34,11 +34,13 @@ typedef struct ManagerJob {
         RebindJob *job;
         ManagerRebindDone done;
         void *userdata;
+        ManagerWork *work;      /* what a stop waits for */
 } ManagerJob;
 
 static void manager_job_free(ManagerJob *mj) {
         if (!mj)
                 return;
+        manager_work_end(mj->manager, mj->work);
         rebind_job_free(mj->job);
         free(mj);
 }
@@ -494,8 +496,11 @@ static int start(Manager *m, bool restore, const Group *g, RebindPlan *plan, Man
         mj->done = done;
         mj->userdata = userdata;
         snprintf(mj->key, sizeof(mj->key), "%u", g->id);
+        mj->work = manager_work_begin(m, "%s of IOMMU group %u (%zu device%s)", restore ? "restore" : "prepare", g->id,
+                                      plan->n, plan->n == 1 ? "" : "s");
         r = rebind_job_start(m->event, m->sysfs, m->proc_root, plan, &m->timeouts, job_done, mj, &mj->job);
         if (r < 0) {
+                manager_work_end(m, mj->work);
                 free(mj);
                 return r;
         }
