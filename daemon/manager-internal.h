@@ -74,7 +74,6 @@ struct Manager {
         struct AuthBatch *auth_batches;
         bool stopping;
         uint64_t stop_timeout_usec;
-        uint64_t stop_started;          /* CLOCK_MONOTONIC */
         sd_event_source *stop_timer, *stop_exit;
 };
 

@@ -162,6 +162,7 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 
 void manager_stop(Manager *m, const char *signal_name) {
         char what[1024];
+        bool had_work;
         int r;
 
         if (m->stopping) {
@@ -174,7 +175,6 @@ void manager_stop(Manager *m, const char *signal_name) {
                 return;
         }
         m->stopping = true;
-        m->stop_started = now_monotonic();
         (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
 
         /* No new clients.  systemd's socket stays open in systemd: clients
@@ -202,10 +202,12 @@ void manager_stop(Manager *m, const char *signal_name) {
                  signal_name);
 
         /* Nothing happened yet for a call waiting for polkit: refuse it. */
+        had_work = m->work != NULL;
         manager_auth_shutdown(m);
 
         if (!m->work) {
-                log_info("Stopping: nothing is under way");
+                if (!had_work)
+                        log_info("Stopping: nothing is under way");
                 (void) sd_event_source_set_enabled(m->stop_exit, SD_EVENT_ONESHOT);
                 return;
         }
