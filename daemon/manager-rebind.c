@@ -333,6 +333,10 @@ static void job_done(RebindJob *j, const RebindJobResult *res, void *userdata) {
         const char *what = mj->restore ? "restore" : "prepare";
 
         hashmap_remove(m->jobs, mj->key);
+        /* The kernel's part is over: a stop waits on for whoever called
+         * (a claim has work of its own), not for this job. */
+        manager_work_end(m, mj->work);
+        mj->work = NULL;
         if (res->error >= 0) {
                 for (size_t i = 0; i < plan->n; i++) {
                         const Device *d;
