@@ -12,7 +12,7 @@
 #    calls its client queued behind it that would start work, while a read
 #    queued there is answered; nothing moved, no lease, the stop took less
 #    than the rule's 5 s; the journal names the refused claim.
-# 3. root claims of a [Managed] edu (a rebind) racing the stop: each is
+# 3. root claims of a [Managed] edu (a rebind) racing SIGTERM: each is
 #    granted or refused by name, never left hanging; no group is left
 #    "claiming"; the journal has the stopping lines.
 . /usr/local/bin/vmtest-lib.sh
@@ -30,8 +30,8 @@ claim_state() { iommuctl --json group "$g" | jq -r .claim; }
 cleanup() {
 	[ -z "${holder_pid:-}" ] || kill "$holder_pid" 2>/dev/null || true
 	[ -z "${client:-}" ] || kill "$client" 2>/dev/null || true
-	rm -f /tmp/stop-in /tmp/stop-out /tmp/stop-pipe.py /tmp/stop-pipe.out /tmp/stop-race.out \
-		/etc/polkit-1/rules.d/50-iommud-slow.rules
+	rm -f /tmp/stop-in /tmp/stop-out /tmp/stop-pipe.py /tmp/stop-pipe.out /tmp/stop-race.out
+	slow_claim_rule_off
 }
 trap cleanup EXIT
 
@@ -93,14 +93,7 @@ wait_for 20 iommuctl restore $edu || { iommuctl restore $edu; fail "restore of $
 [ "$(driver_of $edu)" = "(none)" ] || fail "$edu on $(driver_of $edu) after restore"
 
 # 2. A claim waiting for polkit, with calls queued behind it.
-cat >/etc/polkit-1/rules.d/50-iommud-slow.rules <<RULES
-polkit.addRule(function(action, subject) {
-	if (action.id == "org.iommud.claim" && subject.user == "$user") {
-		polkit.spawn(["/bin/sleep", "5"]);
-		return polkit.Result.YES;
-	}
-});
-RULES
+slow_claim_rule_on "$user" 5
 cat >/tmp/stop-pipe.py <<'PY'
 import json, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -148,15 +141,18 @@ iommuctl status >/dev/null || fail "iommud did not start again"
 [ "$(claim_state)" = free ] || fail "group $g is $(claim_state) after the refused claim"
 ok "stop in $ms ms: the claim waiting for polkit and a call queued behind it got ShuttingDown, a read was answered; nothing moved"
 stop_lines $pid
-rm -f /etc/polkit-1/rules.d/50-iommud-slow.rules
+slow_claim_rule_off
 
-# 3. Root claims of the managed edu (a rebind) racing the stop.
-for delay in 0 0.05 0.15 0.4; do
+# 3. Root claims of the managed edu (a rebind) racing SIGTERM, sent
+# straight to the MainPID at a few delays to land before, during and
+# after the claim.
+waited=0
+for delay in 0 0.03 0.06 0.1 0.15 0.25 0.4; do
 	iommuctl status >/dev/null
 	pid=$(main_pid)
 	timeout 60 iommuctl claim $edu -- sleep 1 >/tmp/stop-race.out 2>&1 & c=$!
 	sleep $delay
-	systemctl stop iommud.service
+	kill -TERM $pid
 	rc=0; wait $c || rc=$?
 	case $rc in
 	0) outcome=granted ;;
@@ -165,14 +161,17 @@ for delay in 0 0.05 0.15 0.4; do
 	124) fail "delay $delay: the claim was left hanging" ;;
 	*) fail "delay $delay: exit $rc: $(cat /tmp/stop-race.out)" ;;
 	esac
-	sleep 0.5
+	wait_for 20 sh -c "! kill -0 $pid" || fail "delay $delay: iommud (pid $pid) did not exit"
+	wait_for 5 journal_has $pid "Stopped;" || fail "delay $delay: no 'Stopped' line from pid $pid"
 	lines=$(journal_of $pid | grep -E "Stopping:" | tr '\n' ' ' || true)
-	echo "delay $delay s: $outcome; pid $pid: ${lines:-(nothing under way)}"
+	grep -q "waiting up to" <<<"$lines" && waited=$((waited + 1))
+	echo "delay $delay s: $outcome; pid $pid: $lines"
 	iommuctl status >/dev/null || fail "iommud did not start again"
 	wait_for 15 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" \
 		|| fail "delay $delay: group $g is $(claim_state)"
 	wait_for 20 iommuctl restore $edu || fail "delay $delay: restore of $edu"
 	[ "$(driver_of $edu)" = "(none)" ] || fail "delay $delay: $edu on $(driver_of $edu)"
 done
+echo "SIGTERM found the claim under way (and waited for it) in $waited of 7 rounds"
 ok "claims racing the stop: each granted or refused by name, none hanging, group $g never left claiming"
 use_config </dev/null
