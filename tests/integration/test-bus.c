@@ -475,18 +475,9 @@ static void test_errors(void **state) {
         free(out);
 }
 
-/* Whether iommud's log has @text within 3 s. */
+/* iommud's log has @text within 3 s. */
 static bool log_has(Fixture *f, const char *text) {
-        for (int i = 0; i < 300; i++) {
-                char *out = run(NULL, "cat %s", f->log);
-                bool found = strstr(out, text) != NULL;
-
-                free(out);
-                if (found)
-                        return true;
-                usleep(10000);
-        }
-        return false;
+        return testbed_wait_file(f->t, "iommud.log", text, 3);
 }
 
 /* While iommud stops (SIGTERM, with a Prepare whose bind the test holds
@@ -503,7 +494,8 @@ static void test_stop(void **state) {
         assert_int_equal(kill(f->daemon, SIGTERM), 0);
         if (!log_has(f, "Stopping: waiting up to 20 s for 1 operation: prepare of IOMMU group 4"))
                 fail_msg("no 'waiting' line:\n%s", run(NULL, "cat %s", f->log));
-        expect_refused(f, false, "Prepare \"['0000:01:01.0']\"", "org.iommud1.Error.ShuttingDown", "iommud is stopping");
+        expect_refused(f, false, "Prepare \"['0000:01:01.0']\"", "org.iommud1.Error.ShuttingDown",
+                       "iommud is stopping");
         expect_refused(f, false, "SetNumVfs 03:00.0 1", "org.iommud1.Error.ShuttingDown", NULL);
         out = run(&st, "busctl --address=%s call org.iommud1 /org/iommud1 org.iommud1.Manager GetDevice s 03:10.0",
                   f->address);

@@ -153,23 +153,16 @@ static int wait_exit(Fixture *f, double seconds) {
         return -1;
 }
 
+/* iommud's log has @text within 3 s. */
 static bool log_has(Fixture *f, const char *text) {
-        for (int i = 0; i < 300; i++) {
-                char *out = run(NULL, "cat %s", f->log);
-                bool found = strstr(out, text) != NULL;
-                free(out);
-                if (found)
-                        return true;
-                usleep(10000);
-        }
-        return false;
+        return testbed_wait_file(f->t, "iommud.log", text, 3);
 }
 
 /* iommuctl prepare VF in the background; its output and "rc=N" in
  * f->out; returns once the job waits for the kernel to bind. */
 static void prepare_in_background(Fixture *f) {
-        free(run(NULL, "( %s --socket %s --json prepare " VF " >%s 2>&1; echo rc=$? >>%s ) >/dev/null 2>&1 &", iommuctl, f->sock,
-                 f->out, f->out));
+        free(run(NULL, "( %s --socket %s --json prepare " VF " >%s 2>&1; echo rc=$? >>%s ) >/dev/null 2>&1 &",
+                 iommuctl, f->sock, f->out, f->out));
         if (!testbed_wait_file(f->t, VF_OVERRIDE, "vfio-pci", 5) ||
             !testbed_wait_file(f->t, "sys/bus/pci/drivers_probe", VF, 5))
                 fail_msg("the Prepare did not get to the bind: %s\n%s", run(NULL, "cat %s", f->out),

@@ -201,7 +201,8 @@ void testbed_add_rebind_files(Testbed *t, const char *bdf) {
 }
 
 bool testbed_wait_file(Testbed *t, const char *path, const char *text, int seconds) {
-        char p[512], buf[256];
+        char p[512];
+        static char buf[65536];
 
         snprintf(p, sizeof(p), "%s/%s", t->root, path);
         for (int i = 0; i < seconds * 100; i++) {

@@ -57,8 +57,9 @@ void testbed_add_mtty(Testbed *t, const char *uuid, int group);
  * the test plays the kernel's part (testbed_bind()). */
 void testbed_add_rebind_files(Testbed *t, const char *bdf);
 
-/* Whether the file at @path (below the testbed's root: "sys/...") holds
- * @text within @seconds. */
+/* Whether the file at @path (below the testbed's root: "sys/...", or a
+ * log the test keeps there) holds @text in its first 64 KiB within
+ * @seconds. */
 bool testbed_wait_file(Testbed *t, const char *path, const char *text, int seconds);
 
 /* The kernel's part of drivers_probe: @bdf bound to @driver, and its
