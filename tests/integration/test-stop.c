@@ -42,11 +42,23 @@ typedef struct Fixture {
         char sock[256], log[300], out[300];
 } Fixture;
 
+static int connect_to(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        assert_true(fd >= 0);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                int e = errno;
+                close(fd);
+                return -e;
+        }
+        return fd;
+}
+
 /* @abandons: the test makes iommud exit with work under way, whose memory
  * it then does not free (under ASan, LeakSanitizer would say so). */
 static void start(Fixture *f, const char *stop_timeout, bool abandons) {
-        struct stat st;
-
         f->t = testbed_new();
         testbed_add_sample_host(f->t);
         testbed_add_rebind_files(f->t, VF);
@@ -77,9 +89,17 @@ static void start(Fixture *f, const char *stop_timeout, bool abandons) {
                       "--no-dbus", "--stop-timeout", stop_timeout, (char *) NULL);
                 _exit(127);
         }
-        for (int i = 0; i < 500 && stat(f->sock, &st) < 0; i++)
+        /* Until it accepts: the socket file is there from bind(), a
+         * moment before listen(). */
+        for (int i = 0; i < 500; i++) {
+                int fd = connect_to(f->sock);
+                if (fd >= 0) {
+                        close(fd);
+                        return;
+                }
                 usleep(10000);
-        assert_int_equal(stat(f->sock, &st), 0);
+        }
+        fail_msg("iommud does not accept on %s", f->sock);
 }
 
 static int setup(void **state) {
@@ -113,20 +133,6 @@ static int teardown(void **state) {
         testbed_free(f->t);
         free(f);
         return 0;
-}
-
-static int connect_to(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        assert_true(fd >= 0);
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                int e = errno;
-                close(fd);
-                return -e;
-        }
-        return fd;
 }
 
 /* Send @call on @fd and return the reply (to be freed), or NULL at EOF. */
