@@ -35,7 +35,7 @@ typedef struct AuthBatch {
         ManagerError err;
         char verb[32];
         char action[64];
-        char what[192];         /* "uid 1000's claim of 0000:00:03.0", for the log */
+        char what[192];         /* "uid 1000's call to claim 0000:00:03.0", for the log */
         uid_t uid;
         bool interactive;
         AuthCheck *checks[AUTH_DEVICES_MAX];    /* those polkit has not answered */
