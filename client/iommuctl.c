@@ -295,6 +295,8 @@ static int call(VarlinkClient *c, const char *method, json_object *params, json_
                         else if (strcmp(name, "NoSuchLease") == 0 || strcmp(name, "NoSuchDevice") == 0 ||
                                  strcmp(name, "NoSuchParent") == 0 || strcmp(name, "NoSuchMdevType") == 0)
                                 code = EXIT_NOT_FOUND;
+                        if (strcmp(name, "ShuttingDown") == 0)
+                                code = EXIT_NOT_RUNNING;
                         if (strcmp(name, "NotSriovCapable") == 0 || strcmp(name, "TooManyVfs") == 0 ||
                             strcmp(name, "SriovNotConfigurable") == 0)
                                 code = EXIT_REFUSED;

@@ -1096,6 +1096,24 @@ static const sd_bus_vtable lease_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+/* While iommud stops, calls that would start work are refused here,
+ * before any handler, with ShuttingDown; reads (Get*, properties,
+ * introspection, GetManagedObjects) are still answered. */
+static int on_filter(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        BusFace *b = userdata;
+        const char *iface = sd_bus_message_get_interface(msg), *member = sd_bus_message_get_member(msg);
+        ManagerError e;
+
+        if (!sd_bus_message_is_method_call(msg, NULL, NULL) || !member ||
+            strncmp(member, "Get", 3) == 0 ||
+            (iface && strcmp(iface, IFACE_MANAGER) != 0 && strcmp(iface, IFACE_LEASE) != 0) ||
+            !manager_is_stopping(b->manager, &e))
+                return 0;
+        log_debug("D-Bus: refused %s while stopping", member);
+        (void) reply_error(msg, &e);
+        return 1;
+}
+
 /* ---- changes ---- */
 
 static void emit(BusFace *b, const char *event, const char *path, const char *iface) {
@@ -1211,6 +1229,9 @@ static int bus_connect(BusFace *b) {
                 return r;
         r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
                                 "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, b);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_filter(bus, NULL, on_filter, b);
         if (r < 0)
                 return r;
         r = sd_bus_add_object_vtable(bus, NULL, BUS_PATH_MANAGER, IFACE_MANAGER, manager_vtable, b);

@@ -17,7 +17,8 @@
         X(GroupNotViable) X(NotReady) X(BindFailed) X(HolderGone) X(ModeUnavailable) X(TooManyDevices)    \
         X(MemlockNotAllowed) X(TooManyOpenFiles) X(NoSuchParent) X(NoSuchMdevType) X(NoInstancesLeft)          \
         X(MdevExists) X(MdevFailed)                                                                        \
-        X(NotSriovCapable) X(TooManyVfs) X(SriovNotConfigurable) X(SriovFailed)
+        X(NotSriovCapable) X(TooManyVfs) X(SriovNotConfigurable) X(SriovFailed)                            \
+        X(ShuttingDown)
 
 #define IOMMUD_DBUS_ERROR_PREFIX "org.iommud1.Error."
 

@@ -35,12 +35,14 @@ static void help(void) {
                "                            (default: " DEFAULT_STATE_DIR ")\n"
                "     --no-dbus              Serve varlink alone: no org.iommud1 on the\n"
                "                            system bus\n"
+               "     --stop-timeout SECONDS On SIGTERM, wait at most this long for work\n"
+               "                            under way (default: 20); leases stay as they are\n"
                "\n"
                "See iommud(8).\n");
 }
 
 int main(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100, ARG_VARLINK_SOCKET, ARG_CONFIG, ARG_STATE_DIR, ARG_NO_DBUS };
+        enum { ARG_VERSION = 0x100, ARG_VARLINK_SOCKET, ARG_CONFIG, ARG_STATE_DIR, ARG_NO_DBUS, ARG_STOP_TIMEOUT };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -49,6 +51,7 @@ int main(int argc, char **argv) {
                 { "config", required_argument, NULL, ARG_CONFIG },
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 { "no-dbus", no_argument, NULL, ARG_NO_DBUS },
+                { "stop-timeout", required_argument, NULL, ARG_STOP_TIMEOUT },
                 { NULL, 0, NULL, 0 }
         };
         ManagerOptions o = { .varlink_socket = DEFAULT_SOCKET, .sysfs_root = "/sys", .config_path = DEFAULT_CONFIG,
@@ -89,6 +92,19 @@ int main(int argc, char **argv) {
                 case ARG_NO_DBUS:
                         o.no_dbus = true;
                         break;
+                case ARG_STOP_TIMEOUT: {
+                        char *end;
+                        unsigned long v;
+
+                        errno = 0;
+                        v = strtoul(optarg, &end, 10);
+                        if (errno != 0 || end == optarg || *end || optarg[0] == '-' || v == 0 || v > 3600) {
+                                log_error("--stop-timeout needs a number of seconds from 1 to 3600");
+                                return EXIT_FAILURE;
+                        }
+                        o.stop_timeout_usec = (uint64_t) v * 1000000ULL;
+                        break;
+                }
                 default:
                         fprintf(stderr, "Try 'iommud --help'.\n");
                         return EXIT_FAILURE;

@@ -21,8 +21,13 @@
 
 #define AUTH_DEVICES_MAX 64
 
+typedef struct AuthCheck AuthCheck;
+
+/* One request's checks, in m->auth_batches until it is decided. */
 typedef struct AuthBatch {
         Manager *manager;
+        struct AuthBatch *next, *prev;
+        bool linked;
         ManagerAuthDone done;
         void *userdata;
         unsigned pending;
@@ -30,19 +35,38 @@ typedef struct AuthBatch {
         ManagerError err;
         char verb[32];
         char action[64];
+        char what[192];         /* "uid 1000's call to claim 0000:00:03.0", for the log */
         uid_t uid;
         bool interactive;
+        AuthCheck *checks[AUTH_DEVICES_MAX];    /* those polkit has not answered */
 } AuthBatch;
 
+struct AuthCheck {
+        AuthBatch *batch;
+        size_t index;           /* in batch->checks */
+        PolkitQuery *query;
+        char device[64];
+};
+
+static void batch_unlink(AuthBatch *b) {
+        Manager *m = b->manager;
+
+        if (!b->linked)
+                return;
+        if (b->prev)
+                b->prev->next = b->next;
+        else
+                m->auth_batches = b->next;
+        if (b->next)
+                b->next->prev = b->prev;
+        b->linked = false;
+}
+
 static void batch_finish(AuthBatch *b) {
+        batch_unlink(b);
         b->done(b->manager, b->denied ? &b->err : NULL, b->userdata);
         free(b);
 }
-
-typedef struct AuthCheck {
-        AuthBatch *batch;
-        char device[64];
-} AuthCheck;
 
 static int on_deferred_finish(sd_event_source *s, void *userdata) {
         batch_finish(userdata);
@@ -54,6 +78,7 @@ static void on_verdict(int result, bool challenge, const char *error_message, vo
         AuthBatch *b = c->batch;
         const char *dev = NULL;
 
+        b->checks[c->index] = NULL;
         /* Only the first denial is reported; the others are just counted out. */
         if (result != 1 && !b->denied) {
                 b->denied = true;
@@ -80,6 +105,25 @@ static void on_verdict(int result, bool challenge, const char *error_message, vo
         free(c);
         if (--b->pending == 0)
                 batch_finish(b);
+}
+
+void manager_auth_shutdown(Manager *m) {
+        /* Each done may start more (a claim undoing what it did), but no
+         * new batch is linked while stopping. */
+        while (m->auth_batches) {
+                AuthBatch *b = m->auth_batches;
+
+                for (size_t i = 0; i < ELEMENTSOF(b->checks); i++)
+                        if (b->checks[i]) {
+                                polkit_query_cancel(b->checks[i]->query);
+                                free(b->checks[i]);
+                                b->checks[i] = NULL;
+                        }
+                log_info("Stopping: refused %s, which was waiting for polkit", b->what);
+                b->denied = true;
+                (void) manager_is_stopping(m, &b->err);
+                batch_finish(b);
+        }
 }
 
 static const char *hex(char *buf, size_t size, unsigned v, int width) {
@@ -114,6 +158,15 @@ int manager_authorize(Manager *m, const ManagerCaller *caller, const ManagerAuth
         b->err.group = -1;
         snprintf(b->verb, sizeof(b->verb), "%s", req->verb);
         snprintf(b->action, sizeof(b->action), "%s", req->action);
+        if (manager_is_stopping(m, &b->err)) {
+                /* Nothing new is asked while stopping; still answered
+                 * from the event loop, as a verdict would be. */
+                b->denied = true;
+                r = sd_event_add_defer(m->event, NULL, on_deferred_finish, b);
+                if (r < 0)
+                        free(b);
+                return r;
+        }
         if (!m->polkit) {
                 r = polkit_new(m->event, NULL, &m->polkit);
                 if (r < 0) {
@@ -127,6 +180,13 @@ int manager_authorize(Manager *m, const ManagerCaller *caller, const ManagerAuth
         }
         if (req->group >= 0)
                 snprintf(group, sizeof(group), "%lld", (long long) req->group);
+        snprintf(b->what, sizeof(b->what), "uid %u's call to %s%s%s%s%s", (unsigned) b->uid, b->verb,
+                 all[0] ? " " : "", all, group[0] && !all[0] ? " IOMMU group " : "", group[0] && !all[0] ? group : "");
+        b->next = m->auth_batches;
+        if (b->next)
+                b->next->prev = b;
+        m->auth_batches = b;
+        b->linked = true;
 
         /* Count first, so a verdict arriving early cannot finish the batch. */
         b->pending = (unsigned) MIN(n, (size_t) AUTH_DEVICES_MAX) + 1;
@@ -173,9 +233,12 @@ int manager_authorize(Manager *m, const ManagerCaller *caller, const ManagerAuth
                         continue;
                 }
                 c->batch = b;
+                c->index = i;
+                b->checks[i] = c;
                 if (req->n_devices)
                         snprintf(c->device, sizeof(c->device), "%s", req->devices[i]);
-                r = polkit_check(m->polkit, &subject, req->action, details, caller->interactive, on_verdict, c, NULL);
+                r = polkit_check(m->polkit, &subject, req->action, details, caller->interactive, on_verdict, c,
+                                 &c->query);
                 if (r < 0)
                         /* Not asked: a denial, reported like any other. */
                         on_verdict(r, false, "cannot start the polkit check", c);
@@ -184,6 +247,8 @@ int manager_authorize(Manager *m, const ManagerCaller *caller, const ManagerAuth
          * once: answer from the event loop all the same, so that for a
          * caller who is not root @done never runs before this returns. */
         if (--b->pending == 0) {
+                /* Decided already: a stop has nothing to refuse here. */
+                batch_unlink(b);
                 r = sd_event_add_defer(m->event, NULL, on_deferred_finish, b);
                 if (r < 0)
                         batch_finish(b);

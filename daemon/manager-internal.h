@@ -71,7 +71,32 @@ struct Manager {
         /* manager-persistent.c: [Persistent] definitions at start, reload
          * and when a missing parent appears */
         struct PersistentRunner *persistent;
+
+        /* manager-stop.c: the work under way, which a stop waits for;
+         * manager-auth.c: the authorizations waiting for polkit, which a
+         * stop refuses */
+        struct ManagerWork *work;
+        struct AuthBatch *auth_batches;
+        bool stopping;
+        uint64_t stop_timeout_usec;
+        sd_event_source *stop_timer, *stop_exit;
 };
+
+/* manager-stop.c: work a stop waits for (a rebind job, a claim, an mdev
+ * or SR-IOV write), described for the admin ("claim of 0000:00:03.0 by
+ * uid 1000 (pid 4242)"); begun when it starts, ended when it is freed.
+ * NULL when out of memory: then a stop does not wait for it.
+ * manager_work_end() is NULL-safe. */
+typedef struct ManagerWork ManagerWork;
+_printf_(2, 3) ManagerWork *manager_work_begin(Manager *m, const char *fmt, ...);
+void manager_work_end(Manager *m, ManagerWork *w);
+/* manager-stop.c: SIGTERM or SIGINT (@signal_name); a second one exits
+ * at once.  manager_stop_done() frees what the stop keeps. */
+void manager_stop(Manager *m, const char *signal_name);
+void manager_stop_done(Manager *m);
+/* manager-auth.c: refuse every authorization still waiting for polkit
+ * with ShuttingDown (its polkit check is dropped); each @done runs. */
+void manager_auth_shutdown(Manager *m);
 
 /* manager-rebind.c */
 int manager_rebind_init(Manager *m, const ManagerOptions *o);

@@ -117,6 +117,7 @@ typedef struct ClaimOp {
         char vf_token[UUID_STRING_MAX]; /* ManagerClaimRequest.vf_token, or "" */
         char bus_name[256];             /* the caller's, kept for polkit after the mdevs */
         int caller_pidfd;               /* likewise (a dup), or -EBADF */
+        ManagerWork *work;              /* what a stop waits for, once the checks passed */
         /* CLOCK_MONOTONIC, for the grant's log line: asked, checked
          * (devices, policy, holder), mdevs created, authorized, prepared
          * (the kernel work starts), bound (the fds are made). */
@@ -857,6 +858,7 @@ static int claim_fds_make(ClaimOp *op, const Lease *l) {
 static void claim_op_free(ClaimOp *op) {
         if (!op)
                 return;
+        manager_work_end(op->manager, op->work);
         if (op->have_fds)
                 claim_fds_close(&op->fds);
         lease_free(op->lease);
@@ -1769,6 +1771,10 @@ int manager_claim(Manager *m, const ManagerCaller *caller, const ManagerClaimReq
                 }
         }
         op->t_checked = now_monotonic();
+        op->work = manager_work_begin(m, "%s%s%s%s%s by uid %u (pid %d)", op->add ? "adding " : "claim of ",
+                                      op->n > 0 ? op->names[0] : "", op->n > 1 ? " and others" : "",
+                                      op->n_mdevs > 0 ? (op->n > 0 ? " and new mdevs" : "new mdevs") : "",
+                                      op->add ? " to a lease" : "", (unsigned) caller->uid, (int) caller->pid);
 
         if (op->n_mdevs > 0) {
                 /* Polkit is asked again after the mdevs are made, with the

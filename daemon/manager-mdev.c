@@ -49,11 +49,13 @@ typedef struct MdevOp {
         char uuid[UUID_STRING_MAX];
         char *dir;              /* create: the type's directory; remove: the mdev's */
         SysfsWrite *write;
+        ManagerWork *work;      /* the kernel's part, which a stop waits for */
         ManagerMdevDone done;
         void *userdata;
 } MdevOp;
 
 static void mdev_op_free(MdevOp *op) {
+        manager_work_end(op->manager, op->work);
         sysfs_write_free(op->write);
         free(op->dir);
         free(op);
@@ -162,6 +164,12 @@ static void authorized(Manager *m, const ManagerError *auth_err, void *userdata)
                 finish(op, &e);
                 return;
         }
+        if (op->why[0])
+                op->work = manager_work_begin(m, "%s of mdev %s %s", op->remove ? "removal" : "creation", op->uuid,
+                                              op->why);
+        else
+                op->work = manager_work_begin(m, "%s of mdev %s by uid %u", op->remove ? "removal" : "creation",
+                                              op->uuid, (unsigned) op->uid);
         r = sysfs_write_start(m->event, dirfd, op->remove ? "remove" : "create", op->remove ? "1" : op->uuid,
                               m->timeouts.write_usec ? m->timeouts.write_usec : MDEV_WRITE_TIMEOUT_USEC, on_written,
                               op, &op->write);

@@ -37,11 +37,13 @@ typedef struct ManagerJob {
         RebindJob *job;
         ManagerRebindDone done;
         void *userdata;
+        ManagerWork *work;      /* what a stop waits for */
 } ManagerJob;
 
 static void manager_job_free(ManagerJob *mj) {
         if (!mj)
                 return;
+        manager_work_end(mj->manager, mj->work);
         rebind_job_free(mj->job);
         free(mj);
 }
@@ -361,6 +363,10 @@ static void job_done(RebindJob *j, const RebindJobResult *res, void *userdata) {
         const char *what = mj->restore ? "restore" : "prepare";
 
         hashmap_remove(m->jobs, mj->key);
+        /* The kernel's part is over: a stop waits on for whoever called
+         * (a claim has work of its own), not for this job. */
+        manager_work_end(m, mj->work);
+        mj->work = NULL;
         if (res->error >= 0) {
                 for (size_t i = 0; i < plan->n; i++) {
                         const Device *d;
@@ -527,8 +533,11 @@ static int start(Manager *m, const ProcessInfo *who, bool restore, const Group *
         mj->done = done;
         mj->userdata = userdata;
         snprintf(mj->key, sizeof(mj->key), "%u", g->id);
+        mj->work = manager_work_begin(m, "%s of IOMMU group %u (%zu device%s)", restore ? "restore" : "prepare", g->id,
+                                      plan->n, plan->n == 1 ? "" : "s");
         r = rebind_job_start(m->event, m->sysfs, m->proc_root, plan, &m->timeouts, job_done, mj, &mj->job);
         if (r < 0) {
+                manager_work_end(m, mj->work);
                 free(mj);
                 return r;
         }

@@ -74,6 +74,7 @@ struct SriovOp {
         char why[320];          /* "by iommud for FILE:LINE", or "" for a caller */
         ManagerError failure;   /* the write that failed, while rolling back */
         SysfsWrite *write;
+        ManagerWork *work;      /* the writes, which a stop waits for */
         int dirfd;
         ManagerSriovDone done;
         void *userdata;
@@ -87,6 +88,7 @@ static void op_free(SriovOp *op) {
                         *p = op->next;
                         break;
                 }
+        manager_work_end(op->manager, op->work);
         sysfs_write_free(op->write);
         sysfs_strv_free(op->old_vfs);
         safe_close(op->dirfd);
@@ -496,6 +498,11 @@ static void authorized(Manager *m, const ManagerError *auth_err, void *userdata)
                 return;
         }
         op->started = now_usec();
+        if (op->why[0])
+                op->work = manager_work_begin(m, "setting the VFs of %s to %d %s", op->pf, op->target, op->why);
+        else
+                op->work = manager_work_begin(m, "setting the VFs of %s to %d by uid %u", op->pf, op->target,
+                                              (unsigned) op->uid);
         /* Reading autoprobe takes no lock (unlike sriov_numvfs). */
         r = sysfs_device_read_attr(m->sysfs, SYSFS_BUS_PCI, op->pf, "sriov_drivers_autoprobe", &autoprobe);
         op->autoprobe_was_on = op->target > 0 && (r < 0 || strcmp(autoprobe, "0") != 0);

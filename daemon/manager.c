@@ -34,7 +34,9 @@ static void on_device(Registry *r, RegistryChange what, const Device *d, void *u
                 manager_rebind_device_changed(m, d);
         if (what != REGISTRY_ADDED)
                 manager_lease_device_event(m, d);
-        manager_persistent_device_event(m, d);
+        /* A stop starts no new work, [Persistent] definitions neither. */
+        if (!m->stopping)
+                manager_persistent_device_event(m, d);
         if (!m->watches)
                 return;
         o = registry_device_to_json(r, d);
@@ -160,6 +162,7 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
                         return -errno;
         }
         m->no_dbus = o->no_dbus;
+        m->stop_timeout_usec = o->stop_timeout_usec ? o->stop_timeout_usec : MANAGER_STOP_TIMEOUT_USEC;
         m->varlink_socket = strdup(o->varlink_socket);
         if (!m->varlink_socket)
                 return -ENOMEM;
@@ -222,6 +225,7 @@ Manager *manager_free(Manager *m) {
         registry_free(m->registry);
         config_free(m->config);
         sysfs_free(m->sysfs);
+        manager_stop_done(m);
         sd_event_unref(m->event);
         free(m->varlink_socket);
         free(m);
@@ -337,11 +341,10 @@ int manager_startup(Manager *m) {
         return 0;
 }
 
+/* See manager-stop.c. */
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        Manager *m = userdata;
-        log_info("Received %s, exiting", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
-        (void) sd_notify(false, "STOPPING=1");
-        return sd_event_exit(m->event, 0);
+        manager_stop(userdata, si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+        return 0;
 }
 
 int manager_reload_config(Manager *m, char **ret_error) {

@@ -30,7 +30,13 @@ typedef struct ManagerOptions {
         const char *proc_root;          /* /proc: who holds device nodes */
         uint64_t rebind_timeout_usec;   /* each sysfs write and bind; 0: 10 s */
         bool no_dbus;                   /* varlink alone: no org.iommud1 on the system bus */
+        uint64_t stop_timeout_usec;     /* how long a stop waits for work under way; 0: 20 s */
 } ManagerOptions;
+
+/* The default of ManagerOptions.stop_timeout_usec: below the unit's
+ * TimeoutStopSec= (30 s), so iommud says what it gives up on before
+ * systemd kills it. */
+#define MANAGER_STOP_TIMEOUT_USEC (20 * 1000 * 1000ULL)
 
 /* A refusal or failure, for the front ends to turn into a named error
  * (varlink: org.iommud.Manager.<name>; the IDL documents each). */
@@ -78,8 +84,17 @@ void manager_freep(Manager **m);
 
 /** manager_startup() - monitor and enumerate devices, then listen. */
 int manager_startup(Manager *m);
-/** manager_run() - run until SIGTERM/SIGINT; READY=1 to systemd first. */
+/** manager_run() - run until SIGTERM/SIGINT; READY=1 to systemd first.
+ * On the signal iommud stops (iommud(8), STOPPING): it accepts no new
+ * connections and starts no new work, refuses what still waits for
+ * polkit, lets the rest finish (up to ManagerOptions.stop_timeout_usec),
+ * and leaves every lease as it is. */
 int manager_run(Manager *m);
+
+/** manager_is_stopping() - whether a stop began; then @err (may be NULL)
+ * gets ShuttingDown, for a face to refuse a call that would start work
+ * (a read may still be answered). */
+bool manager_is_stopping(Manager *m, ManagerError *err);
 
 /** manager_reload_config() - read iommud.conf again (SIGHUP, Reload); a
  * file that does not parse leaves the policy in force: -EINVAL, with

@@ -778,39 +778,57 @@ static int method_list_leases(VarlinkCall *c, json_object *params, void *userdat
         return reply_with(c, "leases", manager_list_leases(userdata));
 }
 
+/* Reads are answered while iommud stops; the rest would start work and
+ * are refused with ShuttingDown then (manager-stop.c). */
+static const struct {
+        const char *name;
+        VarlinkMethod fn;
+        bool read;
+} methods[] = {
+        { IFACE ".ListDevices", method_list_devices, true },
+        { IFACE ".GetDevice", method_get_device, true },
+        { IFACE ".ListGroups", method_list_groups, true },
+        { IFACE ".GetGroup", method_get_group, true },
+        { IFACE ".ListMdevTypes", method_list_mdev_types, true },
+        { IFACE ".Monitor", method_monitor, false },
+        { IFACE ".GetStatus", method_get_status, true },
+        { IFACE ".GetPolicy", method_get_policy, true },
+        { IFACE ".Prepare", method_prepare, false },
+        { IFACE ".Restore", method_restore, false },
+        { IFACE ".Reload", method_reload, false },
+        { IFACE ".Claim", method_claim, false },
+        { IFACE ".AddDevices", method_claim, false },
+        { IFACE ".RemoveDevices", method_lease_op, false },
+        { IFACE ".Release", method_lease_op, false },
+        { IFACE ".RequestRelease", method_lease_op, false },
+        { IFACE ".ListLeases", method_list_leases, true },
+        { IFACE ".CreateMdev", method_mdev, false },
+        { IFACE ".RemoveMdev", method_mdev, false },
+        { IFACE ".SetNumVfs", method_set_num_vfs, false },
+};
+
+static int method_refused_when_stopping(VarlinkCall *c, json_object *params, void *userdata) {
+        Manager *m = userdata;
+        const char *name = varlink_call_get_method(c);
+        ManagerError e;
+
+        if (manager_is_stopping(m, &e))
+                return reply_manager_error(c, &e);
+        for (size_t i = 0; i < ELEMENTSOF(methods); i++)
+                if (strcmp(methods[i].name, name) == 0)
+                        return methods[i].fn(c, params, userdata);
+        return -EPROTO;
+}
+
 int varlink_manager_register(Manager *m, VarlinkServer *s) {
-        static const struct {
-                const char *name;
-                VarlinkMethod fn;
-        } methods[] = {
-                { IFACE ".ListDevices", method_list_devices },
-                { IFACE ".GetDevice", method_get_device },
-                { IFACE ".ListGroups", method_list_groups },
-                { IFACE ".GetGroup", method_get_group },
-                { IFACE ".ListMdevTypes", method_list_mdev_types },
-                { IFACE ".Monitor", method_monitor },
-                { IFACE ".GetStatus", method_get_status },
-                { IFACE ".GetPolicy", method_get_policy },
-                { IFACE ".Prepare", method_prepare },
-                { IFACE ".Restore", method_restore },
-                { IFACE ".Reload", method_reload },
-                { IFACE ".Claim", method_claim },
-                { IFACE ".AddDevices", method_claim },
-                { IFACE ".RemoveDevices", method_lease_op },
-                { IFACE ".Release", method_lease_op },
-                { IFACE ".RequestRelease", method_lease_op },
-                { IFACE ".ListLeases", method_list_leases },
-                { IFACE ".CreateMdev", method_mdev },
-                { IFACE ".RemoveMdev", method_mdev },
-                { IFACE ".SetNumVfs", method_set_num_vfs },
-        };
         int r;
 
         r = varlink_server_add_interface(s, IFACE, org_iommud_manager_varlink);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < ELEMENTSOF(methods); i++) {
-                r = varlink_server_add_method(s, methods[i].name, methods[i].fn, m);
+                r = varlink_server_add_method(s, methods[i].name,
+                                              methods[i].read ? methods[i].fn : method_refused_when_stopping, m);
                 if (r < 0)
                         return r;
         }

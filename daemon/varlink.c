@@ -933,6 +933,14 @@ static int on_listen_io(sd_event_source *source, int fd, uint32_t revents, void 
         return 0;
 }
 
+void varlink_server_stop_listening(VarlinkServer *s) {
+        for (VarlinkListener *l = s->listeners; l; l = l->next) {
+                /* The retry timer would turn it on again. */
+                l->retry = sd_event_source_disable_unref(l->retry);
+                (void) sd_event_source_set_enabled(l->io, SD_EVENT_OFF);
+        }
+}
+
 static VarlinkListener *listener_free(VarlinkListener *l) {
         if (!l)
                 return NULL;

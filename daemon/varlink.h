@@ -124,6 +124,11 @@ int varlink_server_listen_fd(VarlinkServer *s, int listen_fd);
  * (something accepts on it) gives -EADDRINUSE, anything not a socket
  * -EEXIST.  -ENAMETOOLONG. */
 int varlink_server_listen_address(VarlinkServer *s, const char *path, mode_t mode);
+/** varlink_server_stop_listening() - accept no more connections: the
+ * listening sockets stay open (one systemd passed keeps queueing clients
+ * for the next start) but are no longer polled; they close with the
+ * server.  The connections open go on as before. */
+void varlink_server_stop_listening(VarlinkServer *s);
 /** varlink_server_add_connection() - serve a connected AF_UNIX stream
  * socket (accepted, or a socketpair() end in the tests).  Takes @fd, also
  * on failure: closed at once, with -EUSERS when its uid has too many

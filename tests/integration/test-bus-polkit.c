@@ -630,6 +630,36 @@ static void test_caller_gone(void **state) {
         free(out);
 }
 
+/* SIGTERM while a Claim waits for polkit (the stalling rule): the claim
+ * is refused at once with ShuttingDown, its check withdrawn, and iommud
+ * exits cleanly (under ASan: no error, no leak).  Last: the daemon is
+ * gone after it. */
+static void test_stop_refuses_waiting_claim(void **state) {
+        char out_path[200], *out;
+        uint64_t t;
+        pid_t client;
+        int st;
+
+        snprintf(out_path, sizeof(out_path), "%s/stop.out", env.dir);
+        client = start_as(uid_stall, out_path, GDBUS "Claim \"['0000:03:10.0']\" \"{}\"", env.bus_address);
+        wait_stalling();
+        t = now_usec();
+        assert_int_equal(kill(daemon_pid, SIGTERM), 0);
+        assert_int_equal(waitpid(client, &st, 0), client);
+        t = now_usec() - t;
+        out = run(NULL, "cat %s", out_path);
+        expect_error(out, WIFEXITED(st) ? WEXITSTATUS(st) : -1, "org.iommud1.Error.ShuttingDown", "iommud is stopping");
+        printf("# SIGTERM while a Claim waited for polkit: refused %.1f ms later: %s", t / 1000.0, out);
+        assert_true(t < 1000000);
+        free(out);
+        assert_int_equal(waitpid(daemon_pid, &st, 0), daemon_pid);
+        daemon_pid = 0;
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !log_has("which was waiting for polkit")) {
+                out = run(NULL, "cat %s", log_path);
+                fail_msg("iommud exited with status %d; its log:\n%s", st, out);
+        }
+}
+
 static int setup(void **state) {
         char rules[2048], policy[2048], path[200], *out;
         int st;
@@ -698,6 +728,7 @@ static int teardown(void **state) {
                 kill(daemon_pid, SIGTERM);
                 assert_int_equal(waitpid(daemon_pid, &st, 0), daemon_pid);
         }
+        /* (A test that stopped it checked its exit itself.) */
         /* Clean exit: under ASan, no error and no leak either. */
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
                 char *out = run(NULL, "cat %s", log_path);
@@ -725,6 +756,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_polkitd_killed),
                 cmocka_unit_test(test_polkitd_stopped),
                 cmocka_unit_test(test_caller_gone),
+                cmocka_unit_test(test_stop_refuses_waiting_claim),
         };
         const struct passwd *pw;
         const char *why;

@@ -122,9 +122,13 @@ static int setup_with(void **state, bool bus_first, bool no_dbus) {
         f->daemon = fork();
         assert_true(f->daemon >= 0);
         if (f->daemon == 0) {
-                char conf[300];
+                char conf[300], state_dir[300];
                 FILE *c;
 
+                /* Records of prepared devices stay in the testbed. */
+                snprintf(state_dir, sizeof(state_dir), "%s/state", f->t->root);
+                if (mkdir(state_dir, 0755) < 0)
+                        _exit(126);
                 snprintf(conf, sizeof(conf), "%s/iommud.conf", f->t->root);
                 c = fopen(conf, "we");
                 if (!c)
@@ -136,12 +140,8 @@ static int setup_with(void **state, bool bus_first, bool no_dbus) {
                 setenv("DBUS_SYSTEM_BUS_ADDRESS", f->address, 1);
                 if (preload)
                         setenv("LD_PRELOAD", preload, 1);
-                char statedir[300];
-                snprintf(statedir, sizeof(statedir), "%s/run", f->t->root);
-                /* Not the host's /run/iommud: its own records. */
-                execl(iommud, iommud, "--state-dir", statedir,
-                      "--varlink-socket", f->sock, "--config", conf, "--log-level", "info",
-                      no_dbus ? "--no-dbus" : NULL, (char *) NULL);
+                execl(iommud, iommud, "--varlink-socket", f->sock, "--config", conf, "--state-dir", state_dir,
+                      "--log-level", "info", no_dbus ? "--no-dbus" : NULL, (char *) NULL);
                 _exit(127);
         }
         for (int i = 0; i < 500 && stat(f->sock, &st) < 0; i++)
@@ -475,6 +475,42 @@ static void test_errors(void **state) {
         free(out);
 }
 
+/* iommud's log has @text within 3 s. */
+static bool log_has(Fixture *f, const char *text) {
+        return testbed_wait_file(f->t, "iommud.log", text, 3);
+}
+
+/* While iommud stops (SIGTERM, with a Prepare whose bind the test holds
+ * back), D-Bus calls that would start work get ShuttingDown, reads are
+ * answered; once the bind comes, iommud exits. */
+static void test_stop(void **state) {
+        Fixture *f = *state;
+        char *out;
+        int st;
+
+        testbed_add_rebind_files(f->t, "0000:03:10.0");
+        free(run(NULL, "( %s --socket %s prepare 0000:03:10.0 ) >/dev/null 2>&1 &", iommuctl, f->sock));
+        assert_true(testbed_wait_file(f->t, "sys/bus/pci/drivers_probe", "0000:03:10.0", 5));
+        assert_int_equal(kill(f->daemon, SIGTERM), 0);
+        if (!log_has(f, "Stopping: waiting up to 20 s for 1 operation: prepare of IOMMU group 4"))
+                fail_msg("no 'waiting' line:\n%s", run(NULL, "cat %s", f->log));
+        expect_refused(f, false, "Prepare \"['0000:01:01.0']\"", "org.iommud1.Error.ShuttingDown",
+                       "iommud is stopping");
+        expect_refused(f, false, "SetNumVfs 03:00.0 1", "org.iommud1.Error.ShuttingDown", NULL);
+        out = run(&st, "busctl --address=%s call org.iommud1 /org/iommud1 org.iommud1.Manager GetDevice s 03:10.0",
+                  f->address);
+        if (st != 0 || !strstr(out, "pci_0000_03_10_0"))
+                fail_msg("GetDevice while stopping: %s", out);
+        free(out);
+        out = run(&st, "busctl --address=%s get-property org.iommud1 /org/iommud1/device/pci_0000_03_10_0 "
+                  "org.iommud1.Device Driver", f->address);
+        assert_int_equal(st, 0);
+        free(out);
+        testbed_bind(f->t, "0000:03:10.0", "vfio-pci");
+        if (!log_has(f, "Stopped; no leases were held"))
+                fail_msg("iommud did not stop:\n%s", run(NULL, "cat %s", f->log));
+}
+
 /* The name after "Error." in @out (varlink's org.iommud.Manager.X or
  * D-Bus's org.iommud1.Error.X), into @buf. */
 static const char *error_name(const char *out, const char *prefix, char *buf, size_t size) {
@@ -683,6 +719,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test_setup_teardown(test_claim_mdev_refusals, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_status_pid_started, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bus_restart, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_no_bus_at_start, setup_no_bus, teardown),
                 cmocka_unit_test_setup_teardown(test_no_dbus_option, setup_no_dbus, teardown),
         };

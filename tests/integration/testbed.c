@@ -180,3 +180,51 @@ void testbed_add_mtty(Testbed *t, const char *uuid, int group) {
         assert_true(umockdev_testbed_add_from_string(t->tb, desc, &err));
         assert_null(err);
 }
+
+void testbed_add_rebind_files(Testbed *t, const char *bdf) {
+        char dev[96], path[512];
+        ssize_t n;
+
+        snprintf(dev, sizeof(dev), "/sys/devices/pci0000:00/%s", bdf);
+        umockdev_testbed_set_attribute(t->tb, dev, "driver_override", "(null)");
+        umockdev_testbed_set_attribute(t->tb, "/sys/bus/pci", "drivers_probe", "");
+        snprintf(path, sizeof(path), "%s/sys/devices/pci0000:00/%s/driver", t->root, bdf);
+        {
+                char target[256], unbind[160];
+                n = readlink(path, target, sizeof(target) - 1);
+                if (n > 0) {
+                        target[n] = 0;
+                        snprintf(unbind, sizeof(unbind), "drivers/%s/unbind", strrchr(target, '/') + 1);
+                        umockdev_testbed_set_attribute(t->tb, "/sys/bus/pci", unbind, "");
+                }
+        }
+}
+
+bool testbed_wait_file(Testbed *t, const char *path, const char *text, int seconds) {
+        char p[512];
+        static char buf[65536];
+
+        snprintf(p, sizeof(p), "%s/%s", t->root, path);
+        for (int i = 0; i < seconds * 100; i++) {
+                FILE *f = fopen(p, "re");
+                size_t n = 0;
+
+                if (f) {
+                        n = fread(buf, 1, sizeof(buf) - 1, f);
+                        fclose(f);
+                }
+                buf[n] = 0;
+                if (strstr(buf, text))
+                        return true;
+                usleep(10000);
+        }
+        return false;
+}
+
+void testbed_bind(Testbed *t, const char *bdf, const char *driver) {
+        char dev[96];
+
+        testbed_set_driver(t, bdf, driver);
+        snprintf(dev, sizeof(dev), "/sys/devices/pci0000:00/%s", bdf);
+        umockdev_testbed_uevent(t->tb, dev, "bind");
+}

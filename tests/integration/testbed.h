@@ -50,3 +50,18 @@ void testbed_add_sample_host(Testbed *t);
 /* The mtty sample driver as an mdev parent (types mtty-1, mtty-2), and,
  * unless @uuid is NULL, one mdev of type mtty-2 in IOMMU group @group. */
 void testbed_add_mtty(Testbed *t, const char *uuid, int group);
+
+/* The files a rebind of @bdf writes, which the testbed lacks: its
+ * driver_override, its driver's unbind (when bound), and
+ * bus/pci/drivers_probe.  Written to, they only keep what was written:
+ * the test plays the kernel's part (testbed_bind()). */
+void testbed_add_rebind_files(Testbed *t, const char *bdf);
+
+/* Whether the file at @path (below the testbed's root: "sys/...", or a
+ * log the test keeps there) holds @text in its first 64 KiB within
+ * @seconds. */
+bool testbed_wait_file(Testbed *t, const char *path, const char *text, int seconds);
+
+/* The kernel's part of drivers_probe: @bdf bound to @driver, and its
+ * "bind" uevent. */
+void testbed_bind(Testbed *t, const char *bdf, const char *driver);

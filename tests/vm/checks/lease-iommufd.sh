@@ -231,14 +231,7 @@ wait_for 10 sh -c "[ \"\$(iommuctl --json group $g | jq -r .claim)\" = free ]" |
 
 # 8c. A client that goes away while polkit thinks gets nothing and leaves
 # nothing behind: a rule that takes 3 s, a client that waits 1 s.
-cat >/etc/polkit-1/rules.d/50-iommud-slow.rules <<RULES
-polkit.addRule(function(action, subject) {
-	if (action.id == "org.iommud.claim" && subject.user == "$user") {
-		polkit.spawn(["/bin/sleep", "3"]);
-		return polkit.Result.YES;
-	}
-});
-RULES
+slow_claim_rule_on "$user" 3
 setpriv --reuid=1000 --regid=1000 --clear-groups sleep 300 & holder=$!
 sleep 1
 before=$(pci_snapshot)
@@ -252,7 +245,7 @@ journalctl -u iommud --no-pager | grep -q "Claim refused: the caller went away b
 [ "$(claim_state)" = free ] || fail "group $g is $(claim_state)"
 ok "a client gone while polkit decided: no lease, nothing bound or prepared, group free"
 kill $holder; wait $holder 2>/dev/null || true
-rm -f /etc/polkit-1/rules.d/50-iommud-slow.rules
+slow_claim_rule_off
 
 # 9. Concurrent claims for one group: exactly one wins, whatever the
 # interleaving (six processes released at one barrier).

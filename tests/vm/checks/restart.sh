@@ -40,18 +40,19 @@ fds_of() {	# PID NODE: how many files of PID are that device node
 }
 lease_of() { iommuctl --json leases | jq -r --argjson p "$1" '.[] | select(.holder.pid == $p) | .id'; }
 
-# Holders: edu-dma serving a DMA round trip per line on its FIFO.
+# Holders: edu-dma doing a DMA round trip per line on its FIFO.
 start_server() {	# NAME CLAIM-ARGS...
 	local name=$1; shift
 	rm -f /tmp/$name.in /tmp/$name.out; mkfifo /tmp/$name.in
 	# (Without the other holder's FIFO: each must see its own end.)
-	iommuctl claim "$@" -- edu-dma fds --serve </tmp/$name.in >/tmp/$name.out 2>&1 7>&- 8>&- &
+	iommuctl claim "$@" -- edu-dma fds --hold-alive </tmp/$name.in >/tmp/$name.out 2>&1 7>&- 8>&- &
 	eval "${name}_pid=$!"
 }
 dma_ok() {	# FD NAME: one more round trip answered
-	local n=$(( $(grep -c '^ok: dma' /tmp/$2.out) + 1 ))
+	local n=$(( $(grep -c '^ok: DMA round trip [0-9]* after holding' /tmp/$2.out) + 1 ))
 	echo dma >&"$1"
-	wait_for 20 grep -qx "ok: dma $n" /tmp/$2.out || { cat /tmp/$2.out; fail "$2: DMA round trip $n not answered"; }
+	wait_for 20 grep -q "^ok: DMA round trip $n after holding" /tmp/$2.out \
+		|| { cat /tmp/$2.out; fail "$2: DMA round trip $n not answered"; }
 }
 
 if $cdev; then
@@ -72,8 +73,8 @@ else
 	iommuctl claim --mode access $igb -- sleep 100000 7>&- 8>&- & h3_pid=$!
 	modes="legacy bound, legacy bound, legacy access"
 fi
-wait_for 30 grep -q serving /tmp/h1.out || { cat /tmp/h1.out; fail "holder 1 did not start"; }
-wait_for 30 grep -q serving /tmp/h2.out || { cat /tmp/h2.out; fail "holder 2 did not start"; }
+wait_for 30 grep -qx holding /tmp/h1.out || { cat /tmp/h1.out; fail "holder 1 did not start"; }
+wait_for 30 grep -qx holding /tmp/h2.out || { cat /tmp/h2.out; fail "holder 2 did not start"; }
 wait_for 30 sh -c "iommuctl --json leases | jq -e 'length == 3' >/dev/null" || fail "3 leases not granted: $(iommuctl leases)"
 L1=$(lease_of $h1_pid) L2=$(lease_of $h2_pid) L3=$(lease_of $h3_pid)
 [ -n "$L1" ] && [ -n "$L2" ] && [ -n "$L3" ] || fail "leases not found by holder: $(iommuctl --json leases)"

@@ -112,3 +112,22 @@ kvm_rule_off() {
 	rm -f "$KVM_RULE"
 	gpasswd -d "$1" kvm >/dev/null 2>&1 || true
 }
+
+# slow_claim_rule_on USER SECONDS / slow_claim_rule_off: a polkit rule
+# that lets USER claim, after thinking for SECONDS: a claim waiting for
+# polkit, for as long as a test needs.  polkitd reloads rules within a
+# moment.
+SLOW_RULE=/etc/polkit-1/rules.d/50-iommud-slow.rules
+slow_claim_rule_on() {
+	cat >"$SLOW_RULE" <<RULES
+polkit.addRule(function(action, subject) {
+	if (action.id == "org.iommud.claim" && subject.user == "$1") {
+		polkit.spawn(["/bin/sleep", "$2"]);
+		return polkit.Result.YES;
+	}
+});
+RULES
+}
+slow_claim_rule_off() {
+	rm -f "$SLOW_RULE"
+}

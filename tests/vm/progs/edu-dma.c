@@ -7,7 +7,7 @@
  *
  *   edu-dma iommufd BDF   cdev + /dev/iommu (kernel >= 6.6)
  *   edu-dma legacy BDF    /dev/vfio/vfio container + /dev/vfio/GROUP
- *   edu-dma fds [--hold] [--serve] [--map-mib N]
+ *   edu-dma fds [--hold] [--map-mib N]
  *                         the fds of an iommud lease, as `iommuctl claim
  *                         DEVICE -- edu-dma fds` hands them over
  *                         (IOMMUD_IOMMUFD, IOMMUD_DEVICE_FDS, and
@@ -17,12 +17,12 @@
  *                         wait for a line on stdin, and show that a DMA
  *                         now reaches nothing (iommud cut it at the end
  *                         of the lease), with "ok: DMA after the lease
- *                         ended was blocked".  --serve: afterwards print
- *                         "serving", then for each line on stdin do a
- *                         fresh DMA round trip and print "ok: dma N" (N
- *                         counts from 1); exit 0 at the end of stdin:
- *                         a holder that shows its lease still works
- *                         whenever asked.  --map-mib N: first map
+ *                         ended was blocked".  --hold-alive: instead,
+ *                         for each line on stdin, copy a pattern through
+ *                         the device again and print "ok: DMA round trip
+ *                         N after holding"; exit 0 at EOF (the lease
+ *                         outlived whatever the test did meanwhile, such
+ *                         as stopping iommud).  --map-mib N: first map
  *                         and pin N MiB (iommufd), as a VMM maps guest
  *                         RAM: fails with ENOMEM past RLIMIT_MEMLOCK.
  *
@@ -349,26 +349,27 @@ static void hold_then_check_cut(const struct ops *o) {
         printf("fault-iova: 0x%llx\n", IOVA_DST + 0x10000);
 }
 
-/* --serve: a DMA round trip through the lease's fds per line on stdin,
- * each with its own pattern, into buffers mapped once. */
-static void serve(const struct ops *o) {
-        uint8_t *src = buffer(0), *dst = buffer(0);
+/* --hold-alive: a DMA round trip through fresh buffers for each line on
+ * stdin, each at IOVAs of its own. */
+static void hold_then_check_alive(const struct ops *o) {
         char line[64];
-        unsigned n = 0;
 
-        o->map(o->ctx, src, IOVA_SRC + 0x20000);
-        o->map(o->ctx, dst, IOVA_DST + 0x20000);
-        printf("serving\n");
-        while (fgets(line, sizeof(line), stdin)) {
-                n++;
+        printf("holding\n");
+        fflush(stdout);
+        for (unsigned n = 1; fgets(line, sizeof(line), stdin); n++) {
+                uint8_t *src = buffer(0), *dst = buffer(0);
+                unsigned long long at = 0x800000ULL + 0x20000ULL * n;  /* below IOVA 256 MiB for n < 1000 */
+
                 for (int i = 0; i < BUF_SIZE; i++)
                         src[i] = (uint8_t) (i * 13 + n);
-                memset(dst, 0, BUF_SIZE);
-                dma(o->device, IOVA_SRC + 0x20000, EDU_BUF, 0);
-                dma(o->device, EDU_BUF, IOVA_DST + 0x20000, EDU_DMA_TO_RAM);
+                o->map(o->ctx, src, at);
+                o->map(o->ctx, dst, at + 0x10000);
+                dma(o->device, at, EDU_BUF, 0);
+                dma(o->device, EDU_BUF, at + 0x10000, EDU_DMA_TO_RAM);
                 if (memcmp(src, dst, BUF_SIZE) != 0)
-                        die("DMA round trip %u differs", n);
-                printf("ok: dma %u\n", n);
+                        die("DMA round trip %u after holding differs", n);
+                printf("ok: DMA round trip %u after holding, %d bytes verified\n", n, BUF_SIZE);
+                fflush(stdout);
         }
 }
 
@@ -393,9 +394,7 @@ static void map_big(struct ifd *c, unsigned mib) {
         printf("ok: mapped and pinned %u MiB of this process's memory\n", mib);
 }
 
-static bool serving;
-
-static void run_fds(bool hold, unsigned map_mib) {
+static void run_fds(int hold, unsigned map_mib) {
         const char *list = getenv("IOMMUD_DEVICE_FDS"), *eq;
         struct ifd c;
         int dev, ioas;
@@ -411,10 +410,10 @@ static void run_fds(bool hold, unsigned map_mib) {
                        getenv("IOMMUD_GROUP_FDS") ? getenv("IOMMUD_GROUP_FDS") : "?");
                 struct ops lo = { .device = dev, .map = leg_map, .unmap = leg_unmap, .ctx = &cont };
                 run(&lo);
-                if (hold)
+                if (hold == 2)
+                        hold_then_check_alive(&lo);
+                else if (hold)
                         hold_then_check_cut(&lo);
-                if (serving)
-                        serve(&lo);
                 return;
         }
         c.fd = env_int("IOMMUD_IOMMUFD", true);
@@ -441,26 +440,26 @@ static void run_fds(bool hold, unsigned map_mib) {
                 map_big(&c, map_mib);
         struct ops o = { .device = dev, .map = ifd_map, .unmap = ifd_unmap, .ctx = &c };
         run(&o);
-        if (hold)
+        if (hold == 2)
+                hold_then_check_alive(&o);
+        else if (hold)
                 hold_then_check_cut(&o);
-        if (serving)
-                serve(&o);
 }
 
 int main(int argc, char **argv) {
         setvbuf(stdout, NULL, _IOLBF, 0);
         if (argc >= 2 && strcmp(argv[1], "fds") == 0) {
-                bool hold = false;
+                int hold = 0;   /* 1: --hold, 2: --hold-alive */
                 unsigned mib = 0;
                 for (int i = 2; i < argc; i++)
                         if (strcmp(argv[i], "--hold") == 0)
-                                hold = true;
-                        else if (strcmp(argv[i], "--serve") == 0)
-                                serving = true;
+                                hold = 1;
+                        else if (strcmp(argv[i], "--hold-alive") == 0)
+                                hold = 2;
                         else if (strcmp(argv[i], "--map-mib") == 0 && i + 1 < argc)
                                 mib = (unsigned) atoi(argv[++i]);
                         else
-                                die("usage: %s fds [--hold] [--serve] [--map-mib N]", prog);
+                                die("usage: %s fds [--hold|--hold-alive] [--map-mib N]", prog);
                 run_fds(hold, mib);
                 return 0;
         }
