@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "run.h"
@@ -41,4 +43,36 @@ char *run(int *ret_status, const char *fmt, ...) {
         if (ret_status)
                 *ret_status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
         return out;
+}
+
+char *slurp(const char *path) {
+        FILE *f = fopen(path, "re");
+        char *buf = calloc(1, 65536);
+        size_t n;
+
+        assert_non_null(buf);
+        if (!f)
+                return buf;
+        n = fread(buf, 1, 65535, f);
+        buf[n] = 0;
+        fclose(f);
+        return buf;
+}
+
+void wait_log_file(const char *path, const char *text) {
+        char *l;
+
+        for (int i = 0; i < 400; i++) {
+                bool found;
+                l = slurp(path);
+                found = strstr(l, text) != NULL;
+                free(l);
+                if (found)
+                        return;
+                usleep(25000);
+        }
+        l = slurp(path);
+        print_message("the log:\n%s\n", l);
+        free(l);
+        fail_msg("not in the log: %s", text);
 }

@@ -40,35 +40,8 @@ typedef struct Fixture {
         char sock[256], log[256], dir[256];
 } Fixture;
 
-static char *slurp(const char *path) {
-        FILE *f = fopen(path, "re");
-        char *buf = calloc(1, 65536);
-        size_t n;
-
-        assert_non_null(buf);
-        if (!f)
-                return buf;
-        n = fread(buf, 1, 65535, f);
-        buf[n] = 0;
-        fclose(f);
-        return buf;
-}
-
 static void wait_log(Fixture *f, const char *text) {
-        for (int i = 0; i < 400; i++) {
-                char *l = slurp(f->log);
-                bool found = strstr(l, text) != NULL;
-                free(l);
-                if (found)
-                        return;
-                usleep(25000);
-        }
-        {
-                char *l = slurp(f->log);
-                print_message("iommud's log:\n%s\n", l);
-                free(l);
-        }
-        fail_msg("not in iommud's log: %s", text);
+        wait_log_file(f->log, text);
 }
 
 static json_object *ctl(Fixture *f, const char *args) {
