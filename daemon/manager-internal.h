@@ -80,6 +80,8 @@ struct Manager {
         bool stopping;
         uint64_t stop_timeout_usec;
         sd_event_source *stop_timer, *stop_exit;
+        sd_event_source *stop_linger;   /* waits for clients that connected but did not ask yet */
+        uint64_t stop_linger_until;     /* CLOCK_MONOTONIC */
 };
 
 /* manager-stop.c: work a stop waits for (a rebind job, a claim, an mdev

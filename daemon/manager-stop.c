@@ -139,11 +139,37 @@ static void log_leases(Manager *m) {
                 log_info("Stopped; no leases were held");
 }
 
-/* Idle priority: the replies and the calls queued behind them (each
- * answered ShuttingDown) go out first. */
-static int on_stop_exit(sd_event_source *s, void *userdata) {
+#define STOP_LINGER_USEC (1000 * 1000ULL)
+#define STOP_LINGER_POLL_USEC (20 * 1000ULL)
+
+static int on_stop_linger(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
+        return sd_event_source_set_enabled(m->stop_exit, SD_EVENT_ONESHOT);
+}
+
+/* Idle priority: the replies and the calls queued behind them (each
+ * answered ShuttingDown) go out first.  A client that connected just
+ * before the stop and has not asked yet gets a moment (1 s at most) to
+ * ask, and its answer, rather than a closed connection. */
+static int on_stop_exit(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        uint64_t now = now_monotonic();
+
+        if (m->varlink && varlink_server_count_silent(m->varlink) > 0) {
+                if (m->stop_linger_until == 0)
+                        m->stop_linger_until = now + STOP_LINGER_USEC;
+                if (now < m->stop_linger_until) {
+                        if (!m->stop_linger &&
+                            sd_event_add_time_relative(m->event, &m->stop_linger, CLOCK_MONOTONIC,
+                                                       STOP_LINGER_POLL_USEC, 0, on_stop_linger, m) >= 0)
+                                return 0;
+                        if (m->stop_linger &&
+                            sd_event_source_set_time_relative(m->stop_linger, STOP_LINGER_POLL_USEC) >= 0 &&
+                            sd_event_source_set_enabled(m->stop_linger, SD_EVENT_ONESHOT) >= 0)
+                                return 0;
+                }
+        }
         log_leases(m);
         return sd_event_exit(m->event, 0);
 }
@@ -223,6 +249,7 @@ void manager_stop(Manager *m, const char *signal_name) {
 void manager_stop_done(Manager *m) {
         m->stop_timer = sd_event_source_disable_unref(m->stop_timer);
         m->stop_exit = sd_event_source_disable_unref(m->stop_exit);
+        m->stop_linger = sd_event_source_disable_unref(m->stop_linger);
         /* Work the deadline cut short: its owners are gone already. */
         while (m->work) {
                 ManagerWork *w = m->work;

@@ -121,6 +121,7 @@ struct VarlinkConnection {
         VarlinkReader reader;
         VarlinkWriter writer;
         VarlinkCall *current;   /* the call being served; holds a reference */
+        bool asked;             /* a message came: the client is not waiting to ask */
         bool eof;               /* the client shut down its side: no more calls */
         bool closing;           /* protocol error: send what's queued, then close */
         bool failed;            /* close at the next chance, send nothing more */
@@ -635,6 +636,7 @@ static void connection_dispatch(VarlinkConnection *c, VarlinkFrame *f) {
         VarlinkMethodEntry *entry;
         int r;
 
+        c->asked = true;
         if (varlink_frame_parse(f, s->tok, &o) < 0) {
                 server_log(s, "varlink connection %u: message is not a JSON object", c->id);
                 connection_protocol_error(c, "method");
@@ -939,6 +941,14 @@ void varlink_server_stop_listening(VarlinkServer *s) {
                 l->retry = sd_event_source_disable_unref(l->retry);
                 (void) sd_event_source_set_enabled(l->io, SD_EVENT_OFF);
         }
+}
+
+size_t varlink_server_count_silent(VarlinkServer *s) {
+        size_t n = 0;
+
+        for (VarlinkConnection *c = s->connections; c; c = c->next)
+                n += !c->asked && !c->eof && !c->failed && !c->closing;
+        return n;
 }
 
 static VarlinkListener *listener_free(VarlinkListener *l) {

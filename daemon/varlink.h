@@ -129,6 +129,12 @@ int varlink_server_listen_address(VarlinkServer *s, const char *path, mode_t mod
  * for the next start) but are no longer polled; they close with the
  * server.  The connections open go on as before. */
 void varlink_server_stop_listening(VarlinkServer *s);
+
+/** varlink_server_count_silent() - connections that have not sent a
+ * message yet (a client that connected a moment ago and is about to ask):
+ * a stop gives them a moment, so that they get an answer rather than a
+ * closed connection. */
+size_t varlink_server_count_silent(VarlinkServer *s);
 /** varlink_server_add_connection() - serve a connected AF_UNIX stream
  * socket (accepted, or a socketpair() end in the tests).  Takes @fd, also
  * on failure: closed at once, with -EUSERS when its uid has too many

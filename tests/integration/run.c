@@ -58,21 +58,3 @@ char *slurp(const char *path) {
         fclose(f);
         return buf;
 }
-
-void wait_log_file(const char *path, const char *text) {
-        char *l;
-
-        for (int i = 0; i < 400; i++) {
-                bool found;
-                l = slurp(path);
-                found = strstr(l, text) != NULL;
-                free(l);
-                if (found)
-                        return;
-                usleep(25000);
-        }
-        l = slurp(path);
-        print_message("the log:\n%s\n", l);
-        free(l);
-        fail_msg("not in the log: %s", text);
-}

@@ -13,7 +13,3 @@ char *run(int *ret_status, const char *fmt, ...) __attribute__((format(printf, 2
 /* The first 64 KiB of the file at @path, to be freed ("" when it cannot
  * be read). */
 char *slurp(const char *path);
-
-/* Wait (10 s at most) until the file at @path (a daemon's log) holds
- * @text; else print the file and fail. */
-void wait_log_file(const char *path, const char *text);

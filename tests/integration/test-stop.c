@@ -286,9 +286,29 @@ static void test_stop_idle(void **state) {
         assert_true(log_has(f, "Stopping: nothing is under way"));
 }
 
+/* A client that connected just before the stop and asks a moment after
+ * it gets its answer (ShuttingDown), not a closed connection. */
+static void test_stop_answers_a_silent_client(void **state) {
+        Fixture *f = *state;
+        int fd = connect_to(f->sock);
+        char *reply;
+
+        assert_true(fd >= 0);
+        usleep(100000);         /* accepted by now */
+        assert_int_equal(kill(f->daemon, SIGTERM), 0);
+        usleep(200000);         /* the stop is under way; the client has not asked yet */
+        reply = call(fd, "{\"method\":\"org.iommud.Manager.Reload\",\"parameters\":{}}");
+        assert_non_null(reply);
+        assert_non_null(strstr(reply, "org.iommud.Manager.ShuttingDown"));
+        free(reply);
+        close(fd);
+        assert_int_equal(wait_exit(f, 3), 0);
+}
+
 int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_stop_idle, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stop_answers_a_silent_client, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stop_waits_for_rebind, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stop_deadline, setup_short, teardown),
                 cmocka_unit_test_setup_teardown(test_second_signal, setup_abandoning, teardown),

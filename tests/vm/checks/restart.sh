@@ -93,7 +93,11 @@ check_round() {	# WHAT
 	[ "$got" = "$expected" ] || { journalctl -u iommud --no-pager | tail -40; fail "$1: the leases changed: $got, not $expected"; }
 	iommuctl --json leases | jq -e '[.[].groups[]] | length == (unique | length)' >/dev/null \
 		|| fail "$1: a group is in two leases: $(iommuctl --json leases)"
-	iommuctl --json status | jq -e '.lastStart.recoveredLeases >= 3 and .lastStart.withoutFiles == 0 and .lastStart.stateFile == "ok"' \
+	# A churn claim caught between its state record and its files in the
+	# store comes back without them (and ends: nobody holds it); the three
+	# held leases had theirs stored long before.
+	iommuctl --json status | jq -e '.lastStart.recoveredLeases >= 3 and .lastStart.stateFile == "ok" and
+		.lastStart.withoutFiles <= .lastStart.recoveredLeases - 3' \
 		>/dev/null || fail "$1: lastStart: $(iommuctl --json status | jq -c .lastStart)"
 	dma_ok 7 h1; dma_ok 8 h2
 	for d in $edu $edu2 $igb; do expect_rc 6 iommuctl claim --holder-pid $$ $d; done
