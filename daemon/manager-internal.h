@@ -200,6 +200,11 @@ int manager_restart_recover(Manager *m);
 /* The leases changed: write the state file and bring the fd store in
  * line, before the caller is answered. */
 void manager_state_sync(Manager *m);
+/* The two halves: a granted claim writes the file before its reply and
+ * stores its files right after it (each FDSTORE message wakes PID 1,
+ * which the caller should not wait for). */
+void manager_state_write(Manager *m);
+void manager_state_store(Manager *m);
 /* GetStatus's "lastStart". */
 json_object *manager_restart_status(Manager *m);
 

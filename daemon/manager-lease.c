@@ -121,7 +121,7 @@ typedef struct ClaimOp {
         /* CLOCK_MONOTONIC, for the grant's log line: asked, checked
          * (devices, policy, holder), mdevs created, authorized, prepared
          * (the kernel work starts), bound (the fds are made). */
-        uint64_t t_start, t_checked, t_mdevs, t_authorized, t_prepared, t_bound;
+        uint64_t t_start, t_checked, t_mdevs, t_authorized, t_prepared, t_bound, t_recorded;
 } ClaimOp;
 
 /* How long a new mdev may take to show up with its VFIO nodes: the
@@ -958,21 +958,23 @@ static void claim_finish(ClaimOp *op) {
                  op->n_prepared ? ", groups prepared" : "", op->n_mdevs ? ", mdevs created for it" : "");
         op->done(m, NULL, l, op->added, op->n_added, &op->fds, op->userdata);
         op->have_fds = false;   /* the receiver's now */
+        manager_state_store(m);
         /* Logged once the reply is out: a journal write wakes journald,
          * which on a busy or small machine then runs before the client
          * has its fds.  The times: from the request to the reply sent. */
         if (op->n_mdevs)
                 snprintf(line, sizeof(line), "%s; in %.2f ms (checks %.2f, creating mdevs %.2f, authorization %.2f, "
-                         "preparing %.2f, opening and binding %.2f)",
+                         "preparing %.2f, opening and binding %.2f, recording %.2f)",
                          granted, ms(op->t_start, now_monotonic()), ms(op->t_start, op->t_checked),
                          ms(op->t_checked, op->t_mdevs), ms(op->t_mdevs, op->t_authorized),
-                         ms(op->t_authorized, op->t_prepared), ms(op->t_prepared, op->t_bound));
+                         ms(op->t_authorized, op->t_prepared), ms(op->t_prepared, op->t_bound),
+                         ms(op->t_bound, op->t_recorded));
         else
                 snprintf(line, sizeof(line), "%s; in %.2f ms (checks %.2f, authorization %.2f, preparing %.2f, "
-                         "opening and binding %.2f)",
+                         "opening and binding %.2f, recording %.2f)",
                          granted, ms(op->t_start, now_monotonic()), ms(op->t_start, op->t_checked),
                          ms(op->t_checked, op->t_authorized), ms(op->t_authorized, op->t_prepared),
-                         ms(op->t_prepared, op->t_bound));
+                         ms(op->t_prepared, op->t_bound), ms(op->t_bound, op->t_recorded));
         audit_lease(l, op->added, op->n_added, &(AuditEvent) { .type = AUDIT_CLAIM_GRANTED, .message = line,
                     .requester = op->caller.pid != l->holder.pid
                                  ? &(ProcessInfo) { .uid = op->caller.uid, .pid = op->caller.pid } : NULL });
@@ -1314,9 +1316,12 @@ static void claim_bind(ClaimOp *op) {
         claim_commit(m->claims, op->owner);
         lease_handed_out(l);
         watch_requests(m, l);
-        /* On record, and its files in systemd's keeping, before the
-         * caller hears of it: a crash after the reply loses nothing. */
-        manager_state_sync(m);
+        /* On record before the caller hears of it: a crash after the
+         * reply loses no lease.  Its files go to systemd's fd store right
+         * after the reply (claim_finish()): a crash between the two leaves
+         * the lease without them, as a stop would (see manager-restart.c). */
+        manager_state_write(m);
+        op->t_recorded = now_monotonic();
         claim_finish(op);
 }
 

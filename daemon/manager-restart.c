@@ -4,7 +4,8 @@
  * crash loses no lease and never hands a group out twice.
  *
  * Two things are kept, and both are brought up to date whenever the
- * leases change, before the caller is answered (manager_state_sync()):
+ * leases change (manager_state_sync()); the file before the caller is
+ * answered, the store, for a new claim, right after the reply is sent:
  *   - the state file (lease-state.h), written whole to a temporary file
  *     and renamed over the old one: at any moment there is one complete
  *     version of it;
@@ -196,8 +197,9 @@ static int write_state(Manager *m) {
                 return -ENOMEM;
         if (asprintf(&path, "%s/" STATE_FILE, m->state_dir) < 0 || asprintf(&tmp, "%s.new", path) < 0)
                 return -ENOMEM;
-        (void) mkdir(m->state_dir, 0755);
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno == ENOENT && mkdir(m->state_dir, 0755) >= 0)
+                fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
                 return -errno;
         len = strlen(text);
@@ -315,7 +317,7 @@ static void sync_store(Manager *m) {
         stored_free(wanted);
 }
 
-void manager_state_sync(Manager *m) {
+void manager_state_write(Manager *m) {
         RestartState *rs = m->restart;
         int r;
 
@@ -329,8 +331,16 @@ void manager_state_sync(Manager *m) {
         else if (r >= 0 && rs->write_failed)
                 log_info("%s/" STATE_FILE " is written again", m->state_dir);
         rs->write_failed = r < 0;
-        if (rs->notify)
+}
+
+void manager_state_store(Manager *m) {
+        if (m->restart && m->restart->notify)
                 sync_store(m);
+}
+
+void manager_state_sync(Manager *m) {
+        manager_state_write(m);
+        manager_state_store(m);
 }
 
 /* ---- taking the leases back ---- */
