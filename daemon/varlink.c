@@ -1008,9 +1008,9 @@ static int remove_stale_socket(const char *path, const struct sockaddr_un *sa, s
 }
 
 int varlink_server_listen_address(VarlinkServer *s, const char *path, mode_t mode) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = { .sun_family = AF_UNIX }, tmp = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -EBADF;
-        socklen_t salen;
+        socklen_t salen, tmplen;
         size_t n;
         int r;
 
@@ -1021,6 +1021,15 @@ int varlink_server_listen_address(VarlinkServer *s, const char *path, mode_t mod
                 return -ENAMETOOLONG;
         memcpy(sa.sun_path, path, n);
         salen = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + n + 1);
+        /* Bound and listening under a temporary name, then renamed into
+         * place: a client that sees the file can connect (between bind()
+         * and listen() it would be refused).  A path too long for the
+         * suffix is bound directly. */
+        if (n + 4 < sizeof(tmp.sun_path))
+                snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.new", path);
+        else
+                tmp = sa;
+        tmplen = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + strlen(tmp.sun_path) + 1);
 
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
@@ -1028,15 +1037,17 @@ int varlink_server_listen_address(VarlinkServer *s, const char *path, mode_t mod
         r = remove_stale_socket(path, &sa, salen);
         if (r < 0)
                 return r;
+        (void) unlink(tmp.sun_path);    /* one a crash left, never listened on */
         /* bind() creates the file with the socket inode's mode (minus the
          * umask): no moment with looser permissions than @mode. */
         if (fchmod(fd, mode) < 0)
                 return -errno;
-        if (bind(fd, (struct sockaddr *) &sa, salen) < 0)
+        if (bind(fd, (struct sockaddr *) &tmp, tmplen) < 0)
                 return -errno;
-        if (chmod(path, mode) < 0 || listen(fd, SOMAXCONN) < 0) {
+        if (chmod(tmp.sun_path, mode) < 0 || listen(fd, SOMAXCONN) < 0 ||
+            (strcmp(tmp.sun_path, path) != 0 && rename(tmp.sun_path, path) < 0)) {
                 r = -errno;
-                (void) unlink(path);
+                (void) unlink(tmp.sun_path);
                 return r;
         }
         r = varlink_server_listen_fd(s, fd);
