@@ -233,13 +233,14 @@ static void test_damaged(void **state) {
         free(text);
 }
 
-#define LEASE_RECORD(backend, mode, groups, cdev)                                                                  \
+#define LEASE_RECORD_RELEASE(backend, mode, groups, cdev, release)                                               \
         "{\"version\":1,\"bootId\":\"\",\"leases\":[{\"id\":\"" LEASE "\",\"mode\":\"" mode "\","              \
         "\"backend\":\"" backend "\",\"holder\":{\"pid\":%d,\"uid\":0,\"command\":\"qemu\",\"startTime\":%llu}," \
         "\"owner\":{\"pid\":1,\"uid\":0,\"command\":\"libvirtd\",\"startTime\":1},\"created\":1,\"memlock\":0,"   \
         "\"ioasId\":0,\"iommuSet\":false,\"groups\":" groups ",\"devices\":[{\"name\":\"" VF "\",\"group\":4,"   \
-        "\"cdev\":\"" cdev "\",\"devid\":0,\"ptId\":0}],\"moved\":[],\"releaseReason\":null,"                    \
-        "\"releaseDeadline\":0}],\"releasing\":[]}\n"
+        "\"cdev\":\"" cdev "\",\"devid\":0,\"ptId\":0}],\"moved\":[]," release "}],\"releasing\":[]}\n"
+#define LEASE_RECORD(backend, mode, groups, cdev)                                                                  \
+        LEASE_RECORD_RELEASE(backend, mode, groups, cdev, "\"releaseReason\":null,\"releaseDeadline\":0")
 
 static void test_holder_gone(void **state) {
         Fixture *f = *state = setup_with(LEASE_RECORD("iommufd", "bound", "[]", "vfio0"), false, false);
@@ -314,6 +315,23 @@ static void test_device_gone_meanwhile(void **state) {
         wait_group_free(f, 4);
 }
 
+/* A release request's deadline passed while iommud was down: the lease
+ * taken back ends at once, for that reason. */
+static void test_release_deadline_passed(void **state) {
+        Fixture *f = *state = setup_with(LEASE_RECORD_RELEASE("legacy", "access", "[{\"id\":4,\"acl\":true}]", "",
+                                                              "\"releaseReason\":\"host maintenance\","
+                                                              "\"releaseDeadline\":1"),
+                                         true, true);
+        json_object *leases;
+
+        wait_log(f, "taken back: access mode, 1 devices");
+        wait_log(f, "ended: the grace period of a release request ran out");
+        leases = ctl(f, "leases");
+        assert_int_equal(json_object_array_length(leases), 0);
+        json_object_put(leases);
+        wait_group_free(f, 4);
+}
+
 int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_no_state, teardown),
@@ -321,6 +339,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test_teardown(test_holder_gone, teardown),
                 cmocka_unit_test_teardown(test_access_kept, teardown),
                 cmocka_unit_test_teardown(test_device_gone_meanwhile, teardown),
+                cmocka_unit_test_teardown(test_release_deadline_passed, teardown),
         };
         if (!testbed_preloaded() || argc != 3)
                 return 77;
