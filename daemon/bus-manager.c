@@ -67,7 +67,7 @@ typedef struct Property {
         X(Version, "s") X(Backend, "s") X(Iommufd, "b") X(VfioCdev, "b") X(LegacyContainer, "b")             \
         X(Devices, "u") X(Groups, "u") X(Mdevs, "u") X(Events, "t") X(Rescans, "t") X(Overruns, "t")         \
         X(Config, "s") X(ConfigFound, "b") X(AssignableRules, "u") X(Prepared, "u") X(LeaseBackend, "s")     \
-        X(Leases, "u") X(ReleasingGroups, "u") X(Pid, "u") X(Started, "t")
+        X(Leases, "u") X(ReleasingGroups, "u") X(Pid, "u") X(Started, "t") X(LastStart, "(sstuuuuu)")
 
 #define ENTRY(n, s) { #n, s },
 static const Property device_properties[] = { DEVICE_PROPERTIES(ENTRY) { NULL, NULL } };
@@ -115,6 +115,15 @@ static int append_json(sd_bus_message *reply, const char *sig, json_object *v) {
         case 't':
                 return sd_bus_message_append(reply, "t", (uint64_t) num(v, 0));
         case '(':
+                if (strcmp(sig, "(sstuuuuu)") == 0)
+                        /* GetStatus's lastStart: what the start took back */
+                        return sd_bus_message_append(reply, sig, str(get(v, "stateFile")), str(get(v, "problem")),
+                                                     (uint64_t) num(get(v, "at"), 0),
+                                                     (uint32_t) num(get(v, "recoveredLeases"), 0),
+                                                     (uint32_t) num(get(v, "withoutFiles"), 0),
+                                                     (uint32_t) num(get(v, "endedLeases"), 0),
+                                                     (uint32_t) num(get(v, "unknownGroups"), 0),
+                                                     (uint32_t) num(get(v, "droppedFiles"), 0));
                 /* (uus): a process */
                 return sd_bus_message_append(reply, "(uus)", (uint32_t) num(get(v, "uid"), 0),
                                              (uint32_t) num(get(v, "pid"), 0), str(get(v, "command")));

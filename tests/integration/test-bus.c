@@ -353,6 +353,23 @@ static void test_status_pid_started(void **state) {
                   f->address);
         assert_string_equal(out, want);
         free(out);
+        /* What its start took back, on both faces: nothing (a fresh
+         * state directory). */
+        out = run(&st, "%s --socket %s --json status | jq -j '.lastStart | \"\\(.stateFile) \\(.recoveredLeases) "
+                  "\\(.at)\"'", iommuctl, f->sock);
+        {
+                char file[16];
+                long long at;
+                char busline[128];
+                assert_int_equal(sscanf(out, "%15s 0 %lld", file, &at), 2);
+                assert_string_equal(file, "none");
+                snprintf(busline, sizeof(busline), "(sstuuuuu) \"none\" \"\" %lld 0 0 0 0 0\n", at);
+                free(out);
+                out = run(&st, "busctl --address=%s get-property org.iommud1 /org/iommud1 org.iommud1.Manager "
+                          "LastStart", f->address);
+                assert_string_equal(out, busline);
+        }
+        free(out);
         out = run(&st, "%s --socket %s status", iommuctl, f->sock);
         snprintf(want, sizeof(want), "daemon: pid %d, up 0d 00:0", (int) f->daemon);
         if (!strstr(out, want))
