@@ -230,6 +230,9 @@ static void test_stop_waits_for_rebind(void **state) {
         /* The kernel binds: the Prepare is answered, and iommud exits. */
         testbed_bind(f->t, VF, "vfio-pci");
         assert_int_equal(wait_exit(f, 10), 0);
+        /* iommuctl has its answer; the shell's "rc=" may come a moment
+         * after iommud exited. */
+        (void) testbed_wait_file(f->t, "prepare.out", "rc=", 5);
         out = run(NULL, "cat %s", f->out);
         if (!strstr(out, "rc=0") || !strstr(out, "\"rebound\""))
                 fail_msg("the Prepare in flight: %s", out);
