@@ -41,12 +41,7 @@ typedef struct Fixture {
 } Fixture;
 
 static void wait_log(Fixture *f, const char *text) {
-        if (!testbed_wait_file(f->t, "iommud.log", text, 10)) {
-                char *l = slurp(f->log);
-                print_message("iommud's log:\n%s\n", l);
-                free(l);
-                fail_msg("not in iommud's log: %s", text);
-        }
+        testbed_expect_file(f->t, "iommud.log", text, 10);
 }
 
 static json_object *ctl(Fixture *f, const char *args) {

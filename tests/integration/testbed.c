@@ -228,3 +228,24 @@ void testbed_bind(Testbed *t, const char *bdf, const char *driver) {
         snprintf(dev, sizeof(dev), "/sys/devices/pci0000:00/%s", bdf);
         umockdev_testbed_uevent(t->tb, dev, "bind");
 }
+
+void testbed_expect_file(Testbed *t, const char *path, const char *text, int seconds) {
+        char full[512], *content;
+        FILE *f;
+        size_t n;
+
+        if (testbed_wait_file(t, path, text, seconds))
+                return;
+        snprintf(full, sizeof(full), "%s/%s", t->root, path);
+        content = calloc(1, 65536);
+        assert_non_null(content);
+        f = fopen(full, "re");
+        if (f) {
+                n = fread(content, 1, 65535, f);
+                content[n] = 0;
+                fclose(f);
+        }
+        print_message("%s:\n%s\n", path, content);
+        free(content);
+        fail_msg("not in %s: %s", path, text);
+}

@@ -62,6 +62,10 @@ void testbed_add_rebind_files(Testbed *t, const char *bdf);
  * @seconds. */
 bool testbed_wait_file(Testbed *t, const char *path, const char *text, int seconds);
 
+/* The same, as an assertion: on failure the file is printed and the test
+ * fails naming @text. */
+void testbed_expect_file(Testbed *t, const char *path, const char *text, int seconds);
+
 /* The kernel's part of drivers_probe: @bdf bound to @driver, and its
  * "bind" uevent. */
 void testbed_bind(Testbed *t, const char *bdf, const char *driver);
